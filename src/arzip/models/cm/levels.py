@@ -1,0 +1,63 @@
+"""Compression levels of the context-mixing model: speed and memory against ratio.
+
+All parameters are runtime values passed to one compiled model loop, so changing
+level never recompiles anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# hashed context ids (must match model.py)
+O2, O3, O4, O5, O6, O8 = 0, 1, 2, 3, 4, 5
+WORD, WORD2, WORD3 = 6, 7, 8
+SPARSE1, SPARSE2, SPARSE3 = 9, 10, 11
+REC1, REC2, COLUMN = 12, 13, 14
+
+MB = 1 << 20
+
+
+@dataclass(frozen=True)
+class CMLevel:
+    level: int  # 1..9
+    chunk_bytes: int  # independent chunk size for this level
+    memory_bytes: int  # approximate peak memory of one model instance
+    table_bits: int  # log2 of the number of 16-byte buckets of the shared hash table
+    match_bits: int  # log2 of the match model's hash table entries
+    contexts: tuple  # hashed context ids in use (orders 0-1 are always on)
+    sm_limit: int = 1023  # state-map adaptation count limit
+    mixer_lr: int = 6  # first-layer mixer learning rate
+    mixer2_lr: int = 4  # final mixer learning rate
+    apm_rate: int = 7  # APM update shift
+    match_min: int = 6  # minimum match length the match model looks up
+
+
+def _memory(table_bits: int, match_bits: int) -> int:
+    # hash table + match table + fixed tables (APMs ~17 MB, order-1 states, mixers)
+    return (16 << table_bits) + (4 << match_bits) + 18 * MB
+
+
+def _level(level, chunk_mb, table_bits, match_bits, contexts, **kw) -> CMLevel:
+    return CMLevel(level=level, chunk_bytes=chunk_mb * MB,
+                   memory_bytes=_memory(table_bits, match_bits),
+                   table_bits=table_bits, match_bits=match_bits,
+                   contexts=tuple(contexts), **kw)
+
+
+_FAST = (O2, O3, O4, O6, WORD)
+_MID = (O2, O3, O4, O5, O6, WORD, WORD2, SPARSE1, REC1)
+_FULL = (O2, O3, O4, O5, O6, O8, WORD, WORD2, WORD3, SPARSE1, SPARSE2, SPARSE3, REC1, REC2,
+         COLUMN)
+
+LEVELS: dict[int, CMLevel] = {
+    1: _level(1, 4, 18, 18, _FAST),
+    2: _level(2, 4, 19, 19, _FAST),
+    3: _level(3, 4, 20, 20, _MID),
+    4: _level(4, 8, 21, 20, _MID),
+    5: _level(5, 8, 22, 21, _FULL),
+    6: _level(6, 8, 23, 22, _FULL),
+    7: _level(7, 16, 24, 22, _FULL),
+    8: _level(8, 16, 24, 23, _FULL),
+    9: _level(9, 16, 24, 24, _FULL),
+}
+DEFAULT_LEVEL = 5
