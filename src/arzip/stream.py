@@ -1,0 +1,316 @@
+"""Incremental compression and decompression of .arz streams, like zlib's and lzma's objects.
+
+What it does: :class:`Compressor` cuts input into chunks of the codec's chunk
+size, codes them (several at once with ``threads``) and emits the header, one
+frame per chunk, and the index; :class:`Decompressor` parses any split of those
+bytes as they arrive, decodes frames, checks every checksum and returns the
+content. Memory stays at a few chunks whatever the stream's length. The
+module-level :func:`compress` and :func:`decompress` are the one-shot forms.
+What it does not do: files and names (``arzip.file``, ``arzip.cli``).
+
+The compressed bytes depend on the codec, level and model only, never on
+``threads``: chunks are independent and always cut at the same places.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+from .codecs import Codec, CodingContext, codec_by_id, parse_codec_spec
+from .container import (
+    MAGIC,
+    ContentHasher,
+    FrameHeader,
+    NeedMoreData,
+    StreamHeader,
+    StreamIndex,
+    check_frame,
+    check_magic,
+    frame_checksum,
+    parse_frame_header,
+    parse_header,
+    parse_index,
+)
+from .errors import ChecksumError, FormatError, TruncatedError
+
+STORE_ID = 0
+ProgressCallback = Callable[[int], None]  # called with the number of input bytes just consumed
+
+
+def _settings_header(
+    codec: Codec, level: int | None, model: str | None, content_size: int | None
+) -> StreamHeader:
+    resolved = codec.resolve_level(level)
+    model_ref, model_hash = codec.model_identity(model)
+    return StreamHeader(
+        codec=codec.name,
+        level=resolved,
+        chunk_bytes=codec.chunk_bytes(resolved),
+        model_ref=model_ref,
+        model_hash=model_hash,
+        params=codec.header_params(resolved),
+        content_size=content_size,
+    )
+
+
+class Compressor:
+    """Compress data incrementally: ``compress(data)`` any number of times, then ``flush()``."""
+
+    def __init__(
+        self,
+        codec: str = "auto",
+        level: int | None = None,
+        *,
+        model: str | None = None,
+        threads: int = 1,
+        content_size: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        spec_codec, spec_model = parse_codec_spec(codec)
+        self._codec = spec_codec
+        self.header = _settings_header(spec_codec, level, model or spec_model, content_size)
+        self._context = CodingContext(self.header)
+        self._threads = max(1, threads)
+        self._batch = self._codec.batch_chunks(self._threads)
+        self._pending = bytearray()
+        self._index = StreamIndex()
+        self._hasher = ContentHasher()
+        self._started = False
+        self._finished = False
+        self._progress = progress
+
+    def compress(self, data: bytes | bytearray | memoryview) -> bytes:
+        """Feed ``data``; return whatever compressed bytes are ready (maybe none)."""
+        if self._finished:
+            raise ValueError("compressor already flushed")
+        self._pending += data
+        out = bytearray(self._start())
+        batch_bytes = self.header.chunk_bytes * self._batch
+        while len(self._pending) >= batch_bytes + 1:  # keep one byte: the last chunk may be short
+            out += self._encode(self._take_chunks(self._batch))
+        return bytes(out)
+
+    def flush(self) -> bytes:
+        """Code what is left and finish the stream (the compressor cannot be used after)."""
+        if self._finished:
+            raise ValueError("compressor already flushed")
+        out = bytearray(self._start())
+        while self._pending:
+            out += self._encode(self._take_chunks(self._batch))
+        self._index.content_checksum = self._hasher.digest()
+        if self.header.content_size is not None and self.header.content_size != self._index.content_size:
+            raise ValueError(
+                f"content_size was given as {self.header.content_size} but "
+                f"{self._index.content_size} bytes were compressed"
+            )
+        out += self._index.to_bytes()
+        self._finished = True
+        return bytes(out)
+
+    def _start(self) -> bytes:
+        if self._started:
+            return b""
+        self._started = True
+        return self.header.to_bytes()
+
+    def _take_chunks(self, count: int) -> list[bytes]:
+        size = self.header.chunk_bytes
+        chunks = [bytes(self._pending[i * size : (i + 1) * size]) for i in range(count)]
+        chunks = [chunk for chunk in chunks if chunk]
+        del self._pending[: sum(len(c) for c in chunks)]
+        return chunks
+
+    def _encode(self, chunks: list[bytes]) -> bytes:
+        encoded = self._codec.encode_chunks(chunks, self._context, self._threads)
+        out = bytearray()
+        for chunk, (codec_id, payload) in zip(chunks, encoded):
+            if len(payload) >= len(chunk):  # never grow a chunk: store it
+                codec_id, payload = STORE_ID, chunk
+            frame = FrameHeader(codec_id, len(chunk), len(payload), frame_checksum(chunk))
+            self._index.add(frame)
+            self._hasher.update(chunk)
+            out += frame.to_bytes()
+            out += payload
+            if self._progress is not None:
+                self._progress(len(chunk))
+        return bytes(out)
+
+
+class Decompressor:
+    """Decompress an .arz stream fed in pieces of any size.
+
+    ``decompress(data)`` returns the content decoded so far; ``eof`` becomes true
+    at the end of the stream, and bytes after it are kept in ``unused_data``.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        threads: int = 1,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self._model_override = model
+        self._threads = max(1, threads)
+        self._buffer = bytearray()
+        self._offset = 0
+        self.header: StreamHeader | None = None
+        self._context: CodingContext | None = None
+        self._frames: list[tuple[FrameHeader, bytes]] = []
+        self._frames_seen: list[FrameHeader] = []
+        self._hasher = ContentHasher()
+        self._content_size = 0
+        self._batch = self._threads
+        self.index: StreamIndex | None = None
+        self.eof = False
+        self.unused_data = b""
+        self._progress = progress
+
+    def decompress(self, data: bytes | bytearray | memoryview) -> bytes:
+        if self.eof:
+            if data:
+                self.unused_data += bytes(data)
+            return b""
+        self._buffer += data
+        out = bytearray()
+        try:
+            self._parse(out)
+        except NeedMoreData:
+            pass
+        out += self._decode_pending()
+        self._compact()
+        return bytes(out)
+
+    @property
+    def needs_input(self) -> bool:
+        return not self.eof
+
+    def check_complete(self) -> None:
+        """Raise TruncatedError unless the whole stream has been seen."""
+        if not self.eof:
+            if self.header is None and len(self._buffer) - self._offset < len(MAGIC):
+                if len(self._buffer) - self._offset == 0:
+                    raise TruncatedError("empty input: not an .arz file")
+                check_magic(self._buffer[self._offset :])
+            raise TruncatedError("truncated .arz file")
+
+    # ------------------------------------------------------------ parsing
+    def _parse(self, out: bytearray) -> None:
+        if self.header is None:
+            check_magic(self._buffer[self._offset :])
+            self.header, self._offset = parse_header(self._buffer, self._offset)
+            self._context = CodingContext(self.header, self._model_override)
+            self._batch = self._batch_for(self.header)
+        while True:
+            frame, after = parse_frame_header(self._buffer, self._offset, self.header.chunk_bytes)
+            if frame is None:
+                break
+            end = after + frame.payload_size
+            if end > len(self._buffer):
+                raise NeedMoreData
+            self._frames.append((frame, bytes(self._buffer[after:end])))
+            self._offset = end
+            if len(self._frames) >= self._batch:
+                out += self._decode_pending()
+        out += self._decode_pending()
+        index, end = parse_index(self._buffer, self._offset)
+        self._finish(index)
+        self.unused_data = bytes(self._buffer[end:])
+        self._offset = len(self._buffer)
+        self.eof = True
+
+    def _batch_for(self, header: StreamHeader) -> int:
+        codec = _header_codec(header)
+        return codec.batch_chunks(self._threads) if codec is not None else self._threads
+
+    def _decode_pending(self) -> bytes:
+        out = bytearray()
+        frames, self._frames = self._frames, []
+        start = 0
+        while start < len(frames):  # runs of frames made by the same codec
+            stop = start
+            codec_id = frames[start][0].codec_id
+            while stop < len(frames) and frames[stop][0].codec_id == codec_id:
+                stop += 1
+            run = frames[start:stop]
+            codec = codec_by_id(codec_id)
+            assert self._context is not None
+            chunks = codec.decode_chunks([(p, f.raw_size) for f, p in run], self._context, self._threads)
+            for (frame, _), chunk in zip(run, chunks):
+                check_frame(frame, chunk, len(self._frames_seen))
+                self._frames_seen.append(frame)
+                self._hasher.update(chunk)
+                self._content_size += len(chunk)
+                out += chunk
+                if self._progress is not None:
+                    self._progress(frame.payload_size)
+            start = stop
+        return bytes(out)
+
+    def _finish(self, index: StreamIndex) -> None:
+        seen = self._frames_seen
+        if index.raw_sizes != [f.raw_size for f in seen] or index.content_size != self._content_size:
+            raise FormatError("corrupt .arz file: the index does not match the frames")
+        header_size = self.header.content_size if self.header else None
+        if header_size is not None and header_size != self._content_size:
+            raise FormatError("corrupt .arz file: content size does not match the header")
+        if index.content_checksum != self._hasher.digest():
+            raise ChecksumError("corrupt .arz file: content checksum mismatch")
+        self.index = index
+
+    def _compact(self) -> None:
+        if self._offset > (1 << 20) and self._offset * 2 > len(self._buffer):
+            del self._buffer[: self._offset]
+            self._offset = 0
+
+
+def _header_codec(header: StreamHeader) -> Codec | None:
+    from .codecs import CODECS
+
+    return CODECS.get(header.codec)
+
+
+def compress(
+    data: bytes | bytearray | memoryview,
+    codec: str = "auto",
+    level: int | None = None,
+    *,
+    model: str | None = None,
+    threads: int = 1,
+) -> bytes:
+    """Compress ``data`` into one .arz stream."""
+    compressor = Compressor(codec, level, model=model, threads=threads, content_size=len(data))
+    return compressor.compress(data) + compressor.flush()
+
+
+def decompress_blocks(
+    blocks: Iterable[bytes],
+    *,
+    model: str | None = None,
+    threads: int = 1,
+    progress: ProgressCallback | None = None,
+) -> Iterator[bytes]:
+    """Content of the .arz streams spread over ``blocks``, as it is decoded.
+
+    Streams written one after another (``cat a.arz b.arz``) decode one after
+    another, as with xz; anything else after a stream is an error.
+    """
+    decompressor: Decompressor | None = None
+    for block in blocks:
+        while block:
+            if decompressor is None or decompressor.eof:
+                if decompressor is not None and not block.startswith(MAGIC[: len(block)]):
+                    raise FormatError("trailing data after the end of the .arz stream")
+                decompressor = Decompressor(model=model, threads=threads, progress=progress)
+            out = decompressor.decompress(block)
+            if out:
+                yield out
+            block, decompressor.unused_data = decompressor.unused_data, b""
+    if decompressor is None:
+        raise TruncatedError("empty input: not an .arz file")
+    decompressor.check_complete()
+
+
+def decompress(data: bytes | bytearray | memoryview, *, model: str | None = None, threads: int = 1) -> bytes:
+    """Decompress one or more concatenated .arz streams; raise ArzipError on any defect."""
+    return b"".join(decompress_blocks([bytes(data)], model=model, threads=threads))
