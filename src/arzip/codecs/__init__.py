@@ -13,6 +13,7 @@ from .auto import AutoCodec
 from .base import Codec, CodingContext, EncodedChunk
 from .classic import CLASSIC_CODECS
 from .cm import CMCodec
+from .hf import HFCodec
 
 CODECS: dict[str, Codec] = {}
 _BY_ID: dict[int, Codec] = {}
@@ -56,6 +57,7 @@ def parse_codec_spec(spec: str) -> tuple[Codec, str | None]:
 for _codec in CLASSIC_CODECS:
     register(_codec)
 register(CMCodec(CODECS))
+register(HFCodec())
 register(AutoCodec(CODECS))
 
 __all__ = [
