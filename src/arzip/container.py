@@ -30,7 +30,7 @@ FRAME_MARKER = 0x01
 INDEX_MARKER = 0x00
 
 TRAILER_BYTES = 8  # index length (u32 LE) + END_MAGIC
-MAX_HEADER_FIELD = 1 << 16  # no text field of a header is longer
+MAX_HEADER_FIELD = 1 << 24  # no text field of a header is longer (16 MiB)
 MAX_CHUNK_BYTES = 1 << 31
 MAX_VARINT_BYTES = 10
 
@@ -99,8 +99,16 @@ class _Cursor:
         self.offset = end
         return data
 
+    def skip(self, n: int) -> None:
+        if self.offset + n > len(self.buffer):
+            raise NeedMoreData
+        self.offset += n
+
     def u8(self) -> int:
-        return self.take(1)[0]
+        if self.offset >= len(self.buffer):
+            raise NeedMoreData
+        self.offset += 1
+        return self.buffer[self.offset - 1]
 
     def u32(self) -> int:
         return struct.unpack("<I", self.take(4))[0]
@@ -147,7 +155,7 @@ class StreamHeader:
         if len(codec) > 255 or len(self.model_hash) > 255:
             raise ValueError("codec name and model hash are at most 255 bytes")
         if len(model_ref) > MAX_HEADER_FIELD or len(self.params) > MAX_HEADER_FIELD:
-            raise ValueError("header fields are at most 64 KiB")
+            raise ValueError("header fields are at most 16 MiB")
         if not 1 <= self.chunk_bytes <= MAX_CHUNK_BYTES:
             raise ValueError("chunk size out of range")
         flags = FLAG_CONTENT_SIZE if self.content_size is not None else 0

@@ -16,6 +16,7 @@ from typing import IO
 
 from .container import (
     TRAILER_BYTES,
+    FrameHeader,
     NeedMoreData,
     StreamHeader,
     StreamIndex,
@@ -36,6 +37,16 @@ class StreamInfo:
     index: StreamIndex
     compressed_size: int
     frame_codecs: Counter = field(default_factory=Counter)  # codec id -> frame count
+    frames: list[FrameHeader] = field(default_factory=list)
+    frame_offsets: list[int] = field(default_factory=list)  # where each frame's header starts
+
+    @property
+    def content_offsets(self) -> list[int]:
+        """Where each frame's chunk starts in the content, and the content size last."""
+        offsets = [0]
+        for raw_size in self.index.raw_sizes:
+            offsets.append(offsets[-1] + raw_size)
+        return offsets
 
     @property
     def content_size(self) -> int:
@@ -68,8 +79,7 @@ def _describe_seekable(source: IO[bytes]) -> StreamInfo:
     start = source.tell()
     total = source.seek(0, io.SEEK_END) - start
     source.seek(start)
-    head = source.read(min(total, _HEADER_PROBE_BYTES))
-    header, header_end = _parse_or_truncated(parse_header, head, 0)
+    header, header_end = _read_header(source, start, total)
     if total < header_end + TRAILER_BYTES:
         raise TruncatedError("truncated .arz file")
     source.seek(start + total - TRAILER_BYTES)
@@ -81,7 +91,7 @@ def _describe_seekable(source: IO[bytes]) -> StreamInfo:
     index, _ = _parse_or_truncated(parse_index, source.read(index_length + TRAILER_BYTES), 0)
     if header_end + sum(index.frame_bytes) != index_start:
         raise FormatError("corrupt .arz file: the index does not match the frames")
-    codecs: Counter = Counter()
+    info = StreamInfo(header, index, total)
     offset = header_end
     for frame_bytes in index.frame_bytes:
         source.seek(start + offset)
@@ -90,22 +100,44 @@ def _describe_seekable(source: IO[bytes]) -> StreamInfo:
         )
         if frame is None:
             raise FormatError("corrupt .arz file: the index does not match the frames")
-        codecs[frame.codec_id] += 1
+        _add_frame(info, frame, offset)
         offset += frame_bytes
-    return StreamInfo(header, index, total, codecs)
+    return info
+
+
+def _add_frame(info: StreamInfo, frame: FrameHeader, offset: int) -> None:
+    info.frame_codecs[frame.codec_id] += 1
+    info.frames.append(frame)
+    info.frame_offsets.append(offset)
+
+
+def _read_header(source: IO[bytes], start: int, total: int) -> tuple[StreamHeader, int]:
+    probe = _HEADER_PROBE_BYTES
+    while True:
+        source.seek(start)
+        head = source.read(min(total, probe))
+        try:
+            return parse_header(head, 0)
+        except NeedMoreData:
+            if probe >= total:
+                raise TruncatedError("truncated .arz file") from None
+            probe *= 4
 
 
 def _describe_scan(data: bytes) -> StreamInfo:
     header, offset = _parse_or_truncated(parse_header, data, 0)
-    codecs: Counter = Counter()
+    frames: list[tuple[FrameHeader, int]] = []
     while True:
         frame, after = _parse_or_truncated(parse_frame_header, data, offset, header.chunk_bytes)
         if frame is None:
             break
-        codecs[frame.codec_id] += 1
+        frames.append((frame, offset))
         offset = after + frame.payload_size
     index, end = _parse_or_truncated(parse_index, data, offset)
-    return StreamInfo(header, index, end, codecs)
+    info = StreamInfo(header, index, end)
+    for frame, frame_offset in frames:
+        _add_frame(info, frame, frame_offset)
+    return info
 
 
 def _parse_or_truncated(parser, *args):

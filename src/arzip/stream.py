@@ -31,7 +31,7 @@ from .container import (
     parse_header,
     parse_index,
 )
-from .errors import ChecksumError, FormatError, TruncatedError
+from .errors import ChecksumError, FormatError, TruncatedError, UsageError
 
 STORE_ID = 0
 ProgressCallback = Callable[[int], None]  # called with the number of input bytes just consumed
@@ -51,6 +51,50 @@ def _settings_header(
         params=codec.header_params(resolved),
         content_size=content_size,
     )
+
+
+class FrameWriter:
+    """Serialises one stream: the header, then frames as they are given, then the index.
+
+    The pieces the Compressor and other writers (``arzip.weights``) share: it keeps
+    the index and the content checksum, and stores any chunk whose payload would not
+    be smaller than the chunk itself.
+    """
+
+    def __init__(self, header: StreamHeader) -> None:
+        self.header = header
+        self._index = StreamIndex()
+        self._hasher = ContentHasher()
+        self.frames_written = 0
+
+    def start(self) -> bytes:
+        return self.header.to_bytes()
+
+    def frame(self, codec_id: int, chunk: bytes | memoryview, payload: bytes | memoryview) -> bytes:
+        """The bytes of one frame holding ``chunk`` coded as ``payload`` by ``codec_id``."""
+        if not 1 <= len(chunk) <= self.header.chunk_bytes:
+            raise ValueError(f"a chunk of {len(chunk)} bytes does not fit this stream's chunk size")
+        if len(payload) >= len(chunk):  # never grow a chunk: store it
+            codec_id, payload = STORE_ID, chunk
+        frame = FrameHeader(codec_id, len(chunk), len(payload), frame_checksum(chunk))
+        self._index.add(frame)
+        self._hasher.update(chunk)
+        self.frames_written += 1
+        return frame.to_bytes() + bytes(payload)
+
+    @property
+    def content_size(self) -> int:
+        return self._index.content_size
+
+    def finish(self) -> bytes:
+        """The index and trailer, checking the content size announced in the header."""
+        self._index.content_checksum = self._hasher.digest()
+        if self.header.content_size is not None and self.header.content_size != self._index.content_size:
+            raise UsageError(
+                f"the input changed while it was read: {self.header.content_size} bytes expected, "
+                f"{self._index.content_size} read"
+            )
+        return self._index.to_bytes()
 
 
 class Compressor:
@@ -73,8 +117,7 @@ class Compressor:
         self._threads = max(1, threads)
         self._batch = self._codec.batch_chunks(self._threads)
         self._pending = bytearray()
-        self._index = StreamIndex()
-        self._hasher = ContentHasher()
+        self._writer = FrameWriter(self.header)
         self._started = False
         self._finished = False
         self._progress = progress
@@ -97,13 +140,7 @@ class Compressor:
         out = bytearray(self._start())
         while self._pending:
             out += self._encode(self._take_chunks(self._batch))
-        self._index.content_checksum = self._hasher.digest()
-        if self.header.content_size is not None and self.header.content_size != self._index.content_size:
-            raise ValueError(
-                f"content_size was given as {self.header.content_size} but "
-                f"{self._index.content_size} bytes were compressed"
-            )
-        out += self._index.to_bytes()
+        out += self._writer.finish()
         self._finished = True
         return bytes(out)
 
@@ -111,7 +148,7 @@ class Compressor:
         if self._started:
             return b""
         self._started = True
-        return self.header.to_bytes()
+        return self._writer.start()
 
     def _take_chunks(self, count: int) -> list[bytes]:
         size = self.header.chunk_bytes
@@ -124,13 +161,7 @@ class Compressor:
         encoded = self._codec.encode_chunks(chunks, self._context, self._threads)
         out = bytearray()
         for chunk, (codec_id, payload) in zip(chunks, encoded):
-            if len(payload) >= len(chunk):  # never grow a chunk: store it
-                codec_id, payload = STORE_ID, chunk
-            frame = FrameHeader(codec_id, len(chunk), len(payload), frame_checksum(chunk))
-            self._index.add(frame)
-            self._hasher.update(chunk)
-            out += frame.to_bytes()
-            out += payload
+            out += self._writer.frame(codec_id, chunk, payload)
             if self._progress is not None:
                 self._progress(len(chunk))
         return bytes(out)
@@ -161,6 +192,7 @@ class Decompressor:
         self._hasher = ContentHasher()
         self._content_size = 0
         self._batch = self._threads
+        self._retain: frozenset[int] = frozenset()
         self.index: StreamIndex | None = None
         self.eof = False
         self.unused_data = b""
@@ -200,7 +232,9 @@ class Decompressor:
             check_magic(self._buffer[self._offset :])
             self.header, self._offset = parse_header(self._buffer, self._offset)
             self._context = CodingContext(self.header, self._model_override)
-            self._batch = self._batch_for(self.header)
+            codec = _header_codec(self.header)
+            self._batch = codec.batch_chunks(self._threads) if codec is not None else self._threads
+            self._retain = codec.referenced_frames(self.header) if codec is not None else frozenset()
         while True:
             frame, after = parse_frame_header(self._buffer, self._offset, self.header.chunk_bytes)
             if frame is None:
@@ -219,10 +253,6 @@ class Decompressor:
         self._offset = len(self._buffer)
         self.eof = True
 
-    def _batch_for(self, header: StreamHeader) -> int:
-        codec = _header_codec(header)
-        return codec.batch_chunks(self._threads) if codec is not None else self._threads
-
     def _decode_pending(self) -> bytes:
         out = bytearray()
         frames, self._frames = self._frames, []
@@ -237,7 +267,10 @@ class Decompressor:
             assert self._context is not None
             chunks = codec.decode_chunks([(p, f.raw_size) for f, p in run], self._context, self._threads)
             for (frame, _), chunk in zip(run, chunks):
-                check_frame(frame, chunk, len(self._frames_seen))
+                number = len(self._frames_seen)
+                check_frame(frame, chunk, number)
+                if number in self._retain:
+                    self._context.history[number] = bytes(chunk)
                 self._frames_seen.append(frame)
                 self._hasher.update(chunk)
                 self._content_size += len(chunk)

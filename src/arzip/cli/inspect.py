@@ -125,6 +125,8 @@ def run_list(args: argparse.Namespace, streams: Streams) -> int:
     for row in rows:
         state = "" if row["available"] else "  [not installed]"
         out.append(f"{row['codec']:<8} {row['summary']}{state}")
+        if row["codec"] == "store":
+            continue
         for level in row["levels"]:
             memory = f"{level['memory_bytes'] / 2**20:7.0f} MiB" if level["memory_bytes"] else "        -"
             mark = "*" if level["level"] == row["default_level"] else " "

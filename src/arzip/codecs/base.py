@@ -13,7 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from ..container import StreamHeader
@@ -31,6 +31,9 @@ class CodingContext:
 
     header: StreamHeader
     model_override: str | None = None  # `-m` given on decompression: where to find the model
+    # Decoded chunks kept for frames that later frames refer to (by frame number),
+    # as the header's codec asked through ``referenced_frames``.
+    history: dict[int, bytes] = field(default_factory=dict)
 
 
 class Codec(ABC):
@@ -70,6 +73,10 @@ class Codec(ABC):
         if model_ref:
             raise UsageError(f"codec {self.name!r} takes no model")
         return "", b""
+
+    def referenced_frames(self, header: StreamHeader) -> frozenset[int]:
+        """Frames (by number) whose decoded chunks later frames of this stream refer to."""
+        return frozenset()
 
     def batch_chunks(self, threads: int) -> int:
         """How many chunks to hand to ``encode_chunks``/``decode_chunks`` at once."""

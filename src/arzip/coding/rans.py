@@ -1,0 +1,150 @@
+"""Static rANS with four interleaved states: fast coding of symbols from a stored table.
+
+What it does: codes an array of symbols (alphabet up to 2**16) with one frequency
+table of total 2**16 that both sides know (the caller stores it), at a few
+nanoseconds per symbol, in 64-bit integer arithmetic. Used where a model is a
+fixed histogram, as for the exponents of model weights (``arzip.weights``).
+What it does not do: adapt (``arzip.coding.range`` and ``arzip.coding.binary``
+serve adaptive models) or build or store the table.
+
+The coder is rANS (Duda 2013) in the 64-bit-state, 32-bit-word form: the state x
+stays in [2**31, 2**63); four states take symbols in turn so that the decoder's
+four chains run in parallel on the CPU. The encoder runs backwards and writes its
+words from the end of a buffer; the decoder reads them forwards.
+
+Invariants: every coded symbol has freq >= 1; sum(freq) == 2**SCALE_BITS; a table
+with a single symbol of frequency 2**SCALE_BITS is not allowed (there is nothing to
+code: the caller stores the symbol instead). The decoder never reads past its
+payload (missing words read as 0) and writes exactly ``count`` symbols.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+SCALE_BITS = 16
+SCALE = 1 << SCALE_BITS
+LANES = 4
+_LOW = 1 << 31  # lower bound of the state
+_WORD_BITS = 32
+_WORD_MASK = (1 << _WORD_BITS) - 1
+
+
+def check_table(freqs: np.ndarray) -> None:
+    """Raise ValueError unless ``freqs`` is a valid table for this coder."""
+    if int(freqs.sum()) != SCALE or int(freqs.max()) >= SCALE or int(freqs.min()) < 0:
+        raise ValueError(f"a rANS table sums to 2**{SCALE_BITS} with no symbol holding all of it")
+
+
+def starts_of(freqs: np.ndarray) -> np.ndarray:
+    """Cumulative start of each symbol."""
+    starts = np.zeros(freqs.shape[0], dtype=np.int64)
+    np.cumsum(freqs[:-1], out=starts[1:])
+    return starts
+
+
+@njit(cache=True, nogil=True)
+def slot_table(freqs: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The decoder's table: for each of the 2**16 slots, its symbol, the symbol's
+    frequency and the slot's offset within the symbol, packed in one word so that a
+    decoding step makes one lookup: symbol | freq << 16 | offset << 33."""
+    table = np.zeros(SCALE, dtype=np.int64)
+    for symbol in range(freqs.shape[0]):
+        for offset in range(freqs[symbol]):
+            table[starts[symbol] + offset] = symbol | (freqs[symbol] << 16) | (offset << 33)
+    return table
+
+
+@njit(cache=True, nogil=True)
+def encode(symbols: np.ndarray, freqs: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Payload (uint32 words) coding ``symbols`` (uint16) with the table."""
+    n = symbols.shape[0]
+    # Worst case: each symbol emits at most one word; plus the final states.
+    words = np.zeros(n + 2 * LANES + 1, dtype=np.uint32)
+    top = words.shape[0]
+    states = np.full(LANES, _LOW, dtype=np.int64)
+    for i in range(n - 1, -1, -1):
+        lane = i & (LANES - 1)
+        s = symbols[i]
+        freq = freqs[s]
+        x = states[lane]
+        x_max = ((_LOW >> SCALE_BITS) << _WORD_BITS) * freq
+        if x >= x_max:
+            top -= 1
+            words[top] = x & _WORD_MASK
+            x >>= _WORD_BITS
+        states[lane] = ((x // freq) << SCALE_BITS) + (x % freq) + starts[s]
+    for lane in range(LANES - 1, -1, -1):  # the decoder reads lane 0 first
+        x = states[lane]
+        top -= 1
+        words[top] = x & _WORD_MASK
+        top -= 1
+        words[top] = x >> _WORD_BITS
+    return words[top:].copy()
+
+
+@njit(cache=True, nogil=True)
+def decode(words: np.ndarray, count: int, table: np.ndarray) -> np.ndarray:
+    """Mirror of :func:`encode`: ``count`` symbols (uint16); ``table`` from :func:`slot_table`."""
+    out = np.zeros(count, dtype=np.uint16)
+    decode_into(words, out, 0, 0, count, table)
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _read(words: np.ndarray, pos: int) -> int:
+    if pos < words.shape[0]:
+        return np.int64(words[pos])
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def decode_into(words: np.ndarray, out: np.ndarray, shift: int, first: int, count: int, table: np.ndarray) -> None:
+    """Decode ``count`` symbols into out[first:first+count], each shifted left by ``shift``.
+
+    (The weights codec decodes exponents straight into their place in the value.)
+    """
+    x0 = (_read(words, 0) << _WORD_BITS) | _read(words, 1)
+    x1 = (_read(words, 2) << _WORD_BITS) | _read(words, 3)
+    x2 = (_read(words, 4) << _WORD_BITS) | _read(words, 5)
+    x3 = (_read(words, 6) << _WORD_BITS) | _read(words, 7)
+    pos = 2 * LANES
+    mask = SCALE - 1
+    # Four lanes a round, written out so that each state stays in a register and the
+    # four dependency chains overlap in the CPU. On corrupt input the states are
+    # garbage, but every step stays bounded.
+    rounds = count // LANES
+    for r in range(rounds):
+        i = first + LANES * r
+        e0 = table[x0 & mask]
+        e1 = table[x1 & mask]
+        e2 = table[x2 & mask]
+        e3 = table[x3 & mask]
+        x0 = ((e0 >> 16) & 0x1FFFF) * (x0 >> SCALE_BITS) + (e0 >> 33)
+        x1 = ((e1 >> 16) & 0x1FFFF) * (x1 >> SCALE_BITS) + (e1 >> 33)
+        x2 = ((e2 >> 16) & 0x1FFFF) * (x2 >> SCALE_BITS) + (e2 >> 33)
+        x3 = ((e3 >> 16) & 0x1FFFF) * (x3 >> SCALE_BITS) + (e3 >> 33)
+        if x0 < _LOW:
+            x0 = (x0 << _WORD_BITS) | _read(words, pos)
+            pos += 1
+        if x1 < _LOW:
+            x1 = (x1 << _WORD_BITS) | _read(words, pos)
+            pos += 1
+        if x2 < _LOW:
+            x2 = (x2 << _WORD_BITS) | _read(words, pos)
+            pos += 1
+        if x3 < _LOW:
+            x3 = (x3 << _WORD_BITS) | _read(words, pos)
+            pos += 1
+        out[i] = (e0 & 0xFFFF) << shift
+        out[i + 1] = (e1 & 0xFFFF) << shift
+        out[i + 2] = (e2 & 0xFFFF) << shift
+        out[i + 3] = (e3 & 0xFFFF) << shift
+    i = first + LANES * rounds  # the last 0-3 symbols belong to lanes 0, 1, 2 in turn
+    if i < first + count:
+        out[i] = (table[x0 & mask] & 0xFFFF) << shift
+    if i + 1 < first + count:
+        out[i + 1] = (table[x1 & mask] & 0xFFFF) << shift
+    if i + 2 < first + count:
+        out[i + 2] = (table[x2 & mask] & 0xFFFF) << shift

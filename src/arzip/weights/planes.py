@@ -1,0 +1,106 @@
+"""Splitting numbers into a modelled head and raw tail planes, and joining them back.
+
+What it does: a value of W bits (a bf16, fp16, fp32, fp64 or fp8 weight) is cut
+into its top K bits, the *head* (sign, exponent and the first mantissa bits: the
+part with low entropy), and W - K tail bits (the low mantissa: near random). The
+tail is stored as byte planes (plane j holds bits 8j..8j+7 of every value) and,
+when W - K is not a multiple of 8, one nibble plane (two values a byte) above them:
+the grouping by significance that ZipNN calls byte grouping. ``choose_head_bits``
+picks K for a tensor from its histogram: the smallest estimated size.
+What it does not do: entropy coding (``arzip.coding.rans``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+TABLE_BYTES_PER_SYMBOL = 1.6  # measured size of a stored table entry, for choosing K
+
+
+def tail_layout(width_bits: int, head_bits: int) -> tuple[int, bool]:
+    """(number of byte planes, whether a nibble plane sits above them)."""
+    tail_bits = width_bits - head_bits
+    if tail_bits < 0 or tail_bits % 4:
+        raise ValueError("the tail must be a whole number of nibbles")
+    return tail_bits // 8, bool(tail_bits % 8)
+
+
+def head_bits_choices(width_bits: int) -> list[int]:
+    """Head widths the codec may use: at most 16 bits, tails in whole nibbles."""
+    return [k for k in (8, 12, 16) if k <= width_bits and (width_bits - k) % 4 == 0]
+
+
+def _entropy_bits(counts: np.ndarray) -> float:
+    used = counts[counts > 0].astype(np.float64)
+    return float(-(used * np.log2(used / used.sum())).sum())
+
+
+@njit(cache=True, nogil=True)
+def top_histogram(values: np.ndarray, width_bits: int) -> np.ndarray:
+    """Counts of the top min(16, width) bits of each value: every head width's histogram."""
+    top_bits = min(16, width_bits)
+    counts = np.zeros(1 << top_bits, dtype=np.int64)
+    shift = width_bits - top_bits
+    for i in range(values.shape[0]):
+        counts[np.int64(values[i] >> shift)] += 1
+    return counts
+
+
+def head_histogram(top: np.ndarray, head_bits: int) -> np.ndarray:
+    """The histogram of K-bit heads, from the top-bits histogram."""
+    return top.reshape(1 << head_bits, -1).sum(axis=1)
+
+
+def choose_head_bits(top: np.ndarray, count: int, width_bits: int) -> int:
+    """The head width with the smallest estimated size (entropy + table + raw tail)."""
+    best, best_cost = 0, float("inf")
+    for head_bits in head_bits_choices(width_bits):
+        counts = head_histogram(top, head_bits)
+        cost = _entropy_bits(counts) / 8 + np.count_nonzero(counts) * TABLE_BYTES_PER_SYMBOL
+        cost += count * (width_bits - head_bits) / 8
+        if cost < best_cost:
+            best, best_cost = head_bits, cost
+    return best
+
+
+@njit(cache=True, nogil=True)
+def split(values: np.ndarray, head_bits: int, width_bits: int, byte_planes: int, nibbles: bool):
+    """(heads uint16, byte planes uint8 [byte_planes, n], nibble plane uint8 [(n+1)//2])."""
+    n = values.shape[0]
+    tail_bits = width_bits - head_bits
+    heads = np.empty(n, dtype=np.uint16)
+    planes = np.empty((byte_planes, n), dtype=np.uint8)
+    nibble_plane = np.zeros((n + 1) // 2 if nibbles else 0, dtype=np.uint8)
+    nibble_shift = 8 * byte_planes
+    for i in range(n):
+        v = values[i]
+        heads[i] = v >> tail_bits
+        for j in range(byte_planes):
+            planes[j, i] = (v >> (8 * j)) & 0xFF
+        if nibbles:
+            nibble_plane[i >> 1] |= ((v >> nibble_shift) & 0xF) << (4 * (i & 1))
+    return heads, planes, nibble_plane
+
+
+@njit(cache=True, nogil=True)
+def join_tails(out: np.ndarray, first: int, count: int, planes: np.ndarray, nibble_plane: np.ndarray) -> None:
+    """OR the tail planes into out[first:first+count], whose heads are already in place.
+
+    ``planes`` ([byte planes, n]) and ``nibble_plane`` cover the whole tensor.
+    """
+    byte_planes = planes.shape[0]
+    nibble_shift = 8 * byte_planes
+    if nibble_plane.shape[0] > 0:
+        for i in range(first, first + count):
+            tail = (np.int64(nibble_plane[i >> 1]) >> (4 * (i & 1))) & 0xF
+            tail <<= nibble_shift
+            for j in range(byte_planes):
+                tail |= np.int64(planes[j, i]) << (8 * j)
+            out[i] |= tail
+    else:
+        for i in range(first, first + count):
+            tail = np.int64(0)
+            for j in range(byte_planes):
+                tail |= np.int64(planes[j, i]) << (8 * j)
+            out[i] |= tail

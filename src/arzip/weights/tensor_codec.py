@@ -1,0 +1,291 @@
+"""The ``tensor`` frame codec: one tensor's numbers, head planes entropy-coded, tails raw.
+
+What it does: codes a run of equal-width values (a whole tensor or a piece of one)
+as: a static frequency table of the heads (the top K bits: sign, exponent, first
+mantissa bits; see ``planes``), the heads in independent rANS segments of
+``SEGMENT_VALUES`` values (so one tensor decodes on all cores), and the tail planes,
+each stored raw, as zeros, or through zstd when that pays (fp32 saved from bf16
+training has zero low bytes). The payload says everything the decoder needs: it
+reads no header and no other frame.
+What it does not do: decide which bytes are tensors (``archive`` does).
+
+Payload, all integers little-endian, varints LEB128:
+    u8 width_bytes (1, 2, 4 or 8) | u8 head_bits K | varint value count n
+    table: varint used symbols u; u == 1: varint the symbol; else varint length +
+           zstd(varint gaps between used symbols, then varint frequencies)  [sum 2**16]
+    varint segment count S, then S varints: words in each segment
+    segments: uint32 words (rANS, ``arzip.coding.rans``)
+    tail planes (byte planes low to high, then the nibble plane if K leaves one):
+           u8 mode (0 raw, 1 zstd, 2 zeros) | varint stored length | bytes
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ..codecs.base import Codec, CodingContext, EncodedChunk
+from ..container import NeedMoreData, _Cursor, encode_varint
+from ..errors import FormatError
+
+# The numba modules (rans, planes, frequencies) are imported on first use, so that
+# registering this codec costs nothing to programs that never meet a tensor frame.
+SCALE_BITS = 16
+
+
+def _numba():
+    from ..coding import rans
+    from . import planes
+
+    return rans, planes
+
+SEGMENT_VALUES = 1 << 20
+_RAW, _ZSTD, _ZEROS = 0, 1, 2
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+TAIL_SAMPLE_BYTES = 1 << 16
+
+
+def values_of(chunk: bytes | memoryview, width_bytes: int) -> np.ndarray:
+    """The chunk as unsigned integers of the value width, in native byte order."""
+    values = np.frombuffer(chunk, dtype=np.dtype(_UNSIGNED[width_bytes]).newbyteorder("<"))
+    return values.astype(_UNSIGNED[width_bytes]) if sys.byteorder == "big" else values
+
+
+class _Table:
+    """A static head table: frequencies over the 2**K head values, summing to 2**16."""
+
+    def __init__(self, freqs: np.ndarray) -> None:
+        self.freqs = freqs
+        used = np.flatnonzero(freqs)
+        self.single = int(used[0]) if used.shape[0] == 1 else None
+        if self.single is None:
+            self.starts = np.zeros(freqs.shape[0], dtype=np.int64)
+            np.cumsum(freqs[:-1], out=self.starts[1:])
+
+    @classmethod
+    def from_counts(cls, counts: np.ndarray) -> _Table:
+        used = np.flatnonzero(counts)
+        freqs = np.zeros(counts.shape[0], dtype=np.int64)
+        if used.shape[0] == 1:
+            freqs[used[0]] = (1 << SCALE_BITS)
+        else:
+            from ..coding.frequencies import frequency_table
+
+            freqs[used] = frequency_table(counts[used], SCALE_BITS)
+        return cls(freqs)
+
+    def to_bytes(self) -> bytes:
+        import zstandard
+
+        used = np.flatnonzero(self.freqs)
+        if self.single is not None:
+            return encode_varint(1) + encode_varint(self.single)
+        gaps = np.diff(used, prepend=-1) - 1
+        body = b"".join(encode_varint(int(g)) for g in gaps)
+        body += b"".join(encode_varint(int(f)) for f in self.freqs[used])
+        packed = zstandard.ZstdCompressor(level=19).compress(body)
+        return encode_varint(len(used)) + encode_varint(len(packed)) + packed
+
+    @classmethod
+    def read(cls, cur: _Cursor, head_bits: int) -> _Table:
+        import zstandard
+
+        used_count = cur.varint()
+        freqs = np.zeros(1 << head_bits, dtype=np.int64)
+        if used_count == 1:
+            symbol = cur.varint()
+            if symbol >= freqs.shape[0]:
+                raise FormatError("corrupt .arz file: bad tensor table")
+            freqs[symbol] = (1 << SCALE_BITS)
+            return cls(freqs)
+        if not 2 <= used_count <= freqs.shape[0]:
+            raise FormatError("corrupt .arz file: bad tensor table")
+        packed = cur.take(cur.varint())
+        try:
+            body = zstandard.ZstdDecompressor().decompress(packed, max_output_size=20 * used_count + 64)
+        except zstandard.ZstdError:
+            raise FormatError("corrupt .arz file: bad tensor table") from None
+        inner = _Cursor(body)
+        gaps = [inner.varint() for _ in range(used_count)]
+        symbols = np.cumsum(np.array(gaps, dtype=np.int64) + 1) - 1
+        values = np.array([inner.varint() for _ in range(used_count)], dtype=np.int64)
+        if symbols[-1] >= freqs.shape[0] or values.min() < 1 or values.sum() != (1 << SCALE_BITS):
+            raise FormatError("corrupt .arz file: bad tensor table")
+        freqs[symbols] = values
+        return cls(freqs)
+
+
+def _store_plane(plane: np.ndarray, out: io.BytesIO) -> None:
+    """Write a tail plane as mode + length + bytes: raw unless zeros or zstd pays."""
+    import zstandard
+
+    data = memoryview(plane)
+    if not plane.any():
+        out.write(bytes((_ZEROS,)) + encode_varint(0))
+        return
+    sample = data[:TAIL_SAMPLE_BYTES]
+    if len(zstandard.ZstdCompressor(level=1).compress(sample)) < 0.9 * len(sample):
+        packed = zstandard.ZstdCompressor(level=3).compress(data)
+        if len(packed) < len(data):
+            out.write(bytes((_ZSTD,)) + encode_varint(len(packed)))
+            out.write(packed)
+            return
+    out.write(bytes((_RAW,)) + encode_varint(len(data)))
+    out.write(data)
+
+
+def _load_planes(cur: _Cursor, payload: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
+    """The tail planes, as views of the payload where they are stored raw."""
+    import zstandard
+
+    loaded = []
+    for size in sizes:
+        mode = cur.u8()
+        stored = cur.varint()
+        if mode == _ZEROS:
+            loaded.append(np.zeros(size, dtype=np.uint8))
+            continue
+        start = cur.offset
+        cur.skip(stored)
+        if mode == _RAW and stored == size:
+            loaded.append(payload[start : start + size])
+        elif mode == _ZSTD:
+            try:
+                data = zstandard.ZstdDecompressor().decompress(payload[start : start + stored], max_output_size=size)
+            except zstandard.ZstdError:
+                raise FormatError("corrupt .arz file: bad tensor plane") from None
+            if len(data) != size:
+                raise FormatError("corrupt .arz file: bad tensor plane")
+            loaded.append(np.frombuffer(data, dtype=np.uint8))
+        else:
+            raise FormatError("corrupt .arz file: bad tensor plane")
+    return loaded
+
+
+def _stack(byte_planes: list[np.ndarray], n: int) -> np.ndarray:
+    """[planes, n] without a copy when the planes lie back to back in one buffer."""
+    if not byte_planes:
+        return np.zeros((0, n), dtype=np.uint8)
+    base = byte_planes[0]
+    contiguous = all(
+        p.base is not None and p.base is base.base and p.ctypes.data == base.ctypes.data + j * n
+        for j, p in enumerate(byte_planes)
+    )
+    if contiguous and base.base is not None:
+        return np.lib.stride_tricks.as_strided(base, shape=(len(byte_planes), n), strides=(n, 1))
+    return np.stack(byte_planes)
+
+
+def _segments(n: int) -> list[tuple[int, int]]:
+    return [(first, min(SEGMENT_VALUES, n - first)) for first in range(0, n, SEGMENT_VALUES)]
+
+
+def _pool_map(function, items: Sequence, threads: int) -> list:
+    if threads <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(function, items))
+
+
+def encode_values(chunk: bytes | memoryview, width_bytes: int, threads: int = 1) -> bytes:
+    """The payload for ``chunk``, a whole number of values of ``width_bytes`` each."""
+    rans, planes = _numba()
+    values = values_of(chunk, width_bytes)
+    width_bits = 8 * width_bytes
+    top = planes.top_histogram(values, width_bits)
+    head_bits = planes.choose_head_bits(top, values.shape[0], width_bits)
+    byte_planes, nibbles = planes.tail_layout(width_bits, head_bits)
+    heads, tail_planes, nibble_plane = planes.split(values, head_bits, width_bits, byte_planes, nibbles)
+    table = _Table.from_counts(planes.head_histogram(top, head_bits))
+    out = io.BytesIO()
+    out.write(bytes((width_bytes, head_bits)) + encode_varint(values.shape[0]))
+    out.write(table.to_bytes())
+    segments = _segments(values.shape[0]) if table.single is None else []
+    words = _pool_map(
+        lambda seg: rans.encode(heads[seg[0] : seg[0] + seg[1]], table.freqs, table.starts), segments, threads
+    )
+    out.write(encode_varint(len(words)) + b"".join(encode_varint(w.shape[0]) for w in words))
+    for w in words:
+        out.write(memoryview(w if sys.byteorder == "little" else w.astype("<u4")))
+    for plane in list(tail_planes) + ([nibble_plane] if nibbles else []):
+        _store_plane(plane, out)
+    return out.getvalue()
+
+
+def decode_values(payload: bytes | memoryview, raw_size: int, threads: int = 1) -> memoryview:
+    """Mirror of :func:`encode_values` (the values' bytes); FormatError on a bad payload."""
+    rans, planes = _numba()
+    buffer = np.frombuffer(payload, dtype=np.uint8)
+    cur = _Cursor(payload)
+    try:
+        width_bytes, head_bits = cur.u8(), cur.u8()
+        if width_bytes not in _UNSIGNED or head_bits not in planes.head_bits_choices(8 * width_bytes):
+            raise FormatError("corrupt .arz file: bad tensor frame")
+        n = cur.varint()
+        if n * width_bytes != raw_size:
+            raise FormatError("corrupt .arz file: tensor frame size mismatch")
+        table = _Table.read(cur, head_bits)
+        segments = _segments(n) if table.single is None else []
+        if cur.varint() != len(segments):
+            raise FormatError("corrupt .arz file: bad tensor frame")
+        word_counts = [cur.varint() for _ in segments]
+        word_arrays = []
+        for count in word_counts:
+            start = cur.offset
+            cur.skip(4 * count)
+            words = buffer[start : start + 4 * count]
+            word_arrays.append(np.frombuffer(words, dtype="<u4").astype(np.uint32, copy=sys.byteorder == "big"))
+        byte_planes, nibbles = planes.tail_layout(8 * width_bytes, head_bits)
+        sizes = [n] * byte_planes + ([(n + 1) // 2] if nibbles else [])
+        loaded = _load_planes(cur, buffer, sizes)
+    except NeedMoreData:
+        raise FormatError("corrupt .arz file: bad tensor frame") from None
+    tail = _stack(loaded[:byte_planes], n)
+    nibble_plane = loaded[byte_planes] if nibbles else np.zeros(0, dtype=np.uint8)
+    out = np.empty(n, dtype=_UNSIGNED[width_bytes])
+    shift = 8 * width_bytes - head_bits
+    if table.single is not None:
+        out[:] = table.single << shift
+        planes.join_tails(out, 0, n, tail, nibble_plane)
+    else:
+        slots = rans.slot_table(table.freqs, table.starts)
+
+        def decode_segment(job: tuple[tuple[int, int], np.ndarray]) -> None:
+            (first, count), words = job
+            rans.decode_into(words, out, shift, first, count, slots)
+            planes.join_tails(out, first, count, tail, nibble_plane)
+
+        _pool_map(decode_segment, list(zip(segments, word_arrays)), threads)
+    if sys.byteorder == "big":
+        out = out.astype(out.dtype.newbyteorder("<"))
+    return memoryview(out).cast("B")
+
+
+class TensorCodec(Codec):
+    """Frames of weights: see the module docstring. The frame says its own value width."""
+
+    name = "tensor"
+    codec_id = 20
+    summary = "weight tensors: entropy-coded sign/exponent/mantissa heads, raw tails (used by arzip weights)"
+
+    def __init__(self, width_bytes: int = 2) -> None:
+        self.width_bytes = width_bytes
+
+    def level_note(self, level: int) -> str:
+        return "-"
+
+    def encode_chunk(self, chunk: bytes, context: CodingContext) -> EncodedChunk:
+        return self.codec_id, encode_values(chunk, self.width_bytes)
+
+    def decode_chunk(self, payload: bytes, raw_size: int, context: CodingContext) -> bytes:
+        return decode_values(payload, raw_size)
+
+    def decode_chunks(
+        self, frames: Sequence[tuple[bytes, int]], context: CodingContext, threads: int = 1
+    ) -> list[bytes]:
+        # One frame at a time, each on all threads: tensors differ widely in size.
+        return [decode_values(payload, raw_size, threads) for payload, raw_size in frames]
