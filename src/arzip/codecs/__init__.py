@@ -54,11 +54,21 @@ def parse_codec_spec(spec: str) -> tuple[Codec, str | None]:
     return codec, (spec if sep else None)
 
 
+def _register_weights() -> None:
+    """The frame codecs of ``arzip weights`` archives (imported here so any file decodes)."""
+    from ..weights.frames import DeltaCodec, RefCodec, WeightsCodec
+    from ..weights.tensor_codec import TensorCodec
+
+    for codec in (TensorCodec(), RefCodec(), DeltaCodec(), WeightsCodec()):
+        register(codec)
+
+
 for _codec in CLASSIC_CODECS:
     register(_codec)
 register(CMCodec(CODECS))
 register(HFCodec())
 register(AutoCodec(CODECS))
+_register_weights()
 
 __all__ = [
     "CODECS",
