@@ -95,6 +95,8 @@ def run(args: argparse.Namespace, streams: Streams) -> int:
 def _process(name: str, args: argparse.Namespace, streams: Streams) -> None:
     from_stdin = name == "-"
     output_name = _output_name(name, args, from_stdin)
+    if args.decompress and not from_stdin and _unpack_directory(name, output_name, args):
+        return
     if output_name is None and not args.decompress and not args.force and _is_terminal(streams.stdout):
         raise UsageError("refusing to write compressed data to a terminal (use -f, -c with a pipe, or -o)")
     source = streams.stdin if from_stdin else _open_input(name)
@@ -116,6 +118,20 @@ def _process(name: str, args: argparse.Namespace, streams: Streams) -> None:
             source.close()
     if args.remove and not from_stdin and output_name is not None:
         os.unlink(name)
+
+
+def _unpack_directory(name: str, output_name: str | None, args: argparse.Namespace) -> bool:
+    """A weights archive of a model directory becomes that directory again."""
+    from ..weights.archive import extract, is_directory_archive
+
+    if not os.path.isfile(name) or not is_directory_archive(name):
+        return False
+    if output_name is None:
+        raise UsageError(f"{name}: holds a directory; it cannot go to standard output")
+    extract(name, output_name, base=args.codec, threads=args.threads, force=args.force)
+    if args.remove:
+        os.unlink(name)
+    return True
 
 
 def _output_name(name: str, args: argparse.Namespace, from_stdin: bool) -> str | None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-from functools import lru_cache
 
 import numpy as np
 
@@ -129,8 +128,8 @@ class BaseModel:
         import xxhash
 
         state = xxhash.xxh3_128()
-        for file in self.files:
-            state.update(os.path.basename(file).encode() + b"\0")
+        for file in self.files:  # names within a base directory count; a file's own name does not
+            state.update(os.path.relpath(file, self.path).encode() + b"\0" if os.path.isdir(self.path) else b"\0")
             with open(file, "rb") as f:
                 while block := f.read(1 << 24):
                     state.update(block)
@@ -150,12 +149,28 @@ def _safetensors_files(path: str) -> list[str]:
     raise ModelError(f"{path}: base model not found")
 
 
-@lru_cache(maxsize=4)
+_BASES: dict[tuple, BaseModel] = {}
+
+
 def load_base(path: str, expected_digest: bytes) -> BaseModel:
-    base = BaseModel(path)
-    if base.digest() != expected_digest:
-        raise ModelError(f"{path}: not the base this archive was made against (hash differs)")
-    return base
+    """The base at ``path``, checked against the digest the archive recorded (cached per
+    path and file state, so a run hashes each base once)."""
+    key = (path, expected_digest, _file_state(path))
+    if key not in _BASES:
+        base = BaseModel(path)
+        if base.digest() != expected_digest:
+            raise ModelError(f"{path}: not the base this archive was made against (hash differs)")
+        _BASES.clear()
+        _BASES[key] = base
+    return _BASES[key]
+
+
+def _file_state(path: str) -> tuple:
+    try:
+        files = _safetensors_files(path)
+        return tuple((f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files)
+    except OSError:
+        raise ModelError(f"{path}: base model not found") from None
 
 
 def delta_values(values: np.ndarray, base: np.ndarray, mode: int) -> np.ndarray:

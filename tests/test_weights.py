@@ -1,0 +1,236 @@
+"""Weight archives: exact round trips for every dtype, tensor access, dedup, deltas, bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+
+import numpy as np
+import pytest
+
+import arzip
+from arzip.cli import Streams, main
+from arzip.errors import ArzipError, ExitCode, FormatError, ModelError
+from arzip.weights import compress_weights, extract, load, load_tensor
+from arzip.weights.archive import WeightsArchive
+from arzip.weights.tensor_codec import decode_values, encode_values
+
+ml_dtypes = pytest.importorskip("ml_dtypes")
+
+
+def write_safetensors(path, tensors: dict[str, tuple[str, np.ndarray]]) -> bytes:
+    """A .safetensors file from (dtype name, array) pairs; returns its bytes."""
+    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
+    for name, (dtype, array) in tensors.items():
+        data = np.ascontiguousarray(array).tobytes()
+        header[name] = {"dtype": dtype, "shape": list(array.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    raw = struct.pack("<Q", len(text)) + text + b"".join(blobs)
+    path.write_bytes(raw)
+    return raw
+
+
+def gaussian(shape, seed=0, scale=0.02):
+    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(np.float32)
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    tensors = {
+        "embed.weight": ("BF16", gaussian((300, 128), 1).astype(ml_dtypes.bfloat16)),
+        "layer.0.weight": ("F32", gaussian((256, 128), 2)),
+        "layer.0.bias": ("F32", gaussian((128,), 3)),
+        "layer.1.weight": ("F16", gaussian((256, 128), 4).astype(np.float16)),
+        "tied.weight": ("BF16", gaussian((300, 128), 1).astype(ml_dtypes.bfloat16)),  # a duplicate
+        "fp8.weight": ("F8_E4M3", gaussian((256, 300), 5, 1.0).astype(ml_dtypes.float8_e4m3fn)),
+        "positions": ("I64", np.arange(512, dtype=np.int64).reshape(1, 512)),
+        "fp64": ("F64", gaussian((100, 100), 6).astype(np.float64)),
+        "empty": ("F32", np.zeros((0, 4), dtype=np.float32)),
+    }
+    path = tmp_path / "model.safetensors"
+    raw = write_safetensors(path, tensors)
+    return path, raw, tensors
+
+
+def _compress(path, out, **kw):
+    with open(out, "wb") as f:
+        return compress_weights(str(path), f, **kw)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "width"),
+    [(np.float32, 4), (ml_dtypes.bfloat16, 2), (np.float16, 2), (np.float64, 8), (ml_dtypes.float8_e5m2, 1)],
+)
+@pytest.mark.parametrize("count", [1, 3, 4097, (1 << 20) + 5])
+def test_tensor_codec_round_trips(dtype, width, count):
+    data = gaussian((count,), count).astype(dtype).tobytes()
+    payload = encode_values(data, width, threads=2)
+    assert bytes(decode_values(payload, len(data), threads=2)) == data
+
+
+def test_tensor_codec_constant_and_zero_low_bytes():
+    ones = np.ones(5000, dtype=np.float32).tobytes()
+    assert bytes(decode_values(encode_values(ones, 4), len(ones))) == ones
+    from_bf16 = gaussian((100_000,), 9).astype(ml_dtypes.bfloat16).astype(np.float32).tobytes()
+    payload = encode_values(from_bf16, 4)
+    assert bytes(decode_values(payload, len(from_bf16))) == from_bf16
+    as_bf16 = encode_values(gaussian((100_000,), 9).astype(ml_dtypes.bfloat16).tobytes(), 2)
+    assert len(payload) < len(as_bf16) * 1.02  # fp32 saved from bf16 costs about its real size
+
+
+def test_tensor_codec_reaches_the_entropy_of_the_exponents():
+    values = gaussian((1 << 20,), 11).astype(ml_dtypes.bfloat16)
+    payload = encode_values(values.tobytes(), 2)
+    heads = values.view(np.uint16) >> 4  # the 12 bits the codec models for bf16
+    counts = np.bincount(heads)
+    p = counts[counts > 0] / heads.size
+    ideal = -(counts[counts > 0] * np.log2(p)).sum() / 8 + heads.size / 2  # + 4 raw bits each
+    assert len(payload) < ideal * 1.003
+
+
+def test_archive_round_trip_dedup_and_arzip_d(checkpoint, tmp_path):
+    path, raw, _ = checkpoint
+    out = tmp_path / "model.safetensors.arz"
+    summary = _compress(path, out, threads=2)
+    assert summary.frames_by_kind.get("ref") == 1  # the tied copy
+    assert arzip.decompress(out.read_bytes()) == raw  # a plain .arz to every tool
+    assert out.stat().st_size < len(raw)
+
+
+def test_load_and_load_tensor(checkpoint, tmp_path):
+    path, _, tensors = checkpoint
+    out = tmp_path / "m.arz"
+    _compress(path, out)
+    loaded = load(str(out))
+    assert set(loaded) == set(tensors)
+    for name, (_, array) in tensors.items():
+        assert loaded[name].dtype == array.dtype and np.array_equal(loaded[name].view(np.uint8), array.view(np.uint8))
+    tied = load_tensor(str(out), "tied.weight")
+    assert np.array_equal(tied.view(np.uint16), tensors["tied.weight"][1].view(np.uint16))
+    with pytest.raises(KeyError):
+        load_tensor(str(out), "nope")
+
+
+def test_load_tensor_decodes_only_its_frames(checkpoint, tmp_path, monkeypatch):
+    path, _, tensors = checkpoint
+    out = tmp_path / "m.arz"
+    _compress(path, out)
+    archive = WeightsArchive(str(out))
+    decoded = []
+    original = archive.frame_chunk
+    monkeypatch.setattr(archive, "frame_chunk", lambda n: decoded.append(n) or original(n))
+    index, info = archive.find("layer.1.weight")
+    archive.tensor_bytes(index, info)
+    assert len(set(decoded)) <= 2  # its own frame, plus the header's to find it
+    assert len(set(decoded)) < len(archive.info.frames)
+
+
+def test_torch_framework(checkpoint, tmp_path):
+    torch = pytest.importorskip("torch")
+    path, _, tensors = checkpoint
+    out = tmp_path / "m.arz"
+    _compress(path, out)
+    t = load_tensor(str(out), "embed.weight", framework="pt")
+    assert t.dtype == torch.bfloat16 and tuple(t.shape) == (300, 128)
+
+
+def test_directory_archive(checkpoint, tmp_path):
+    path, raw, _ = checkpoint
+    model = tmp_path / "model_dir"
+    (model / "sub").mkdir(parents=True)
+    (model / "model.safetensors").write_bytes(raw)
+    (model / "config.json").write_text('{"hidden_size": 128}')
+    (model / "sub" / "tokenizer.txt").write_text("a b c\n" * 100)
+    (model / "empty.txt").write_bytes(b"")
+    out = tmp_path / "model_dir.arz"
+    _compress(model, out)
+    back = tmp_path / "restored"
+    extract(str(out), str(back))
+    for name in ("model.safetensors", "config.json", "sub/tokenizer.txt", "empty.txt"):
+        assert (back / name).read_bytes() == (model / name).read_bytes()
+    assert "embed.weight" in load(str(out))
+
+
+def test_delta_against_base(checkpoint, tmp_path):
+    path, raw, tensors = checkpoint
+    tuned = dict(tensors)
+    weight = tensors["layer.0.weight"][1].copy()
+    weight[:4] += 1e-3  # a fine-tune touches a few rows
+    tuned["layer.0.weight"] = ("F32", weight)
+    tuned_path = tmp_path / "tuned.safetensors"
+    tuned_raw = write_safetensors(tuned_path, tuned)
+    plain = _compress(tuned_path, tmp_path / "plain.arz")
+    delta = _compress(tuned_path, tmp_path / "delta.arz", base=str(path))
+    assert delta.frames_by_kind.get("delta", 0) >= 3
+    assert delta.compressed_bytes < plain.compressed_bytes / 3
+    assert arzip.decompress((tmp_path / "delta.arz").read_bytes()) == tuned_raw
+    moved = tmp_path / "moved.safetensors"
+    path.rename(moved)
+    with pytest.raises(ModelError):
+        arzip.decompress((tmp_path / "delta.arz").read_bytes())
+    assert arzip.decompress((tmp_path / "delta.arz").read_bytes(), model=str(moved)) == tuned_raw
+    wrong = tmp_path / "wrong.safetensors"
+    write_safetensors(wrong, {"layer.0.weight": ("F32", weight)})
+    with pytest.raises(ModelError, match="hash differs"):
+        arzip.decompress((tmp_path / "delta.arz").read_bytes(), model=str(wrong))
+
+
+def run(*argv):
+    out, err = io.BytesIO(), io.StringIO()
+    status = main(list(argv), Streams(io.BytesIO(), out, err))
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_cli_compress_info_decompress(checkpoint, tmp_path):
+    path, raw, _ = checkpoint
+    status, _, err = run("weights", "compress", "-v", str(path))
+    assert status == 0 and "saved" in err
+    packed = str(path) + ".arz"
+    status, out, _ = run("weights", "info", packed)
+    assert status == 0 and b"embed.weight" in out and b"bits/w" in out
+    info = json.loads(run("weights", "info", "--json", packed)[1])
+    assert {row["tensor"] for row in info["tensors"]} >= {"layer.0.weight", "fp8.weight"}
+    assert run("weights", "compress", str(path))[0] == ExitCode.ERROR  # exists, no -f
+    path.unlink()
+    assert run("weights", "decompress", packed)[0] == 0
+    assert path.read_bytes() == raw
+    assert run("test", packed)[0] == 0
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"short", struct.pack("<Q", 10**12) + b"{}", struct.pack("<Q", 4) + b"nope", struct.pack("<Q", 2) + b"{}xx"],
+)
+def test_bad_input_files_get_one_line_and_nothing_written(tmp_path, content):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(content)
+    status, _, err = run("weights", "compress", str(bad))
+    assert status != 0 and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "bad.safetensors.arz").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.safetensors"]
+
+
+def test_truncated_and_corrupt_archives(checkpoint, tmp_path):
+    path, _, _ = checkpoint
+    out = tmp_path / "m.arz"
+    _compress(path, out)
+    blob = out.read_bytes()
+    for cut in (10, len(blob) // 2, len(blob) - 3):
+        with pytest.raises(ArzipError):
+            arzip.decompress(blob[:cut])
+    rng = np.random.default_rng(0)
+    for position in rng.integers(0, len(blob), 40):
+        damaged = bytearray(blob)
+        damaged[position] ^= 0x5A
+        try:
+            result = arzip.decompress(bytes(damaged))
+        except ArzipError:
+            continue
+        assert result == arzip.decompress(blob)
+    (tmp_path / "x.arz").write_bytes(arzip.compress(b"not weights", "zlib"))
+    with pytest.raises(FormatError, match="not a weights archive"):
+        load(str(tmp_path / "x.arz"))
