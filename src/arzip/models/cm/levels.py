@@ -24,30 +24,32 @@ class CMLevel:
     memory_bytes: int  # approximate peak memory of one model instance
     table_bits: int  # log2 of the number of 16-byte buckets of the shared hash table
     match_bits: int  # log2 of the match model's hash table entries
+    dc_bits: int  # log2 of the number of 16-counter lines of the order-2 direct counters
     contexts: tuple  # hashed context ids in use (orders 0-1 are always on)
     sm_limit: int = 1023  # state-map adaptation count limit
     mixer_lr: int = 6  # first-layer mixer learning rate
+    mixer_lr_boost: int = 0  # extra first-layer learning rate at the start, decaying
     mixer2_lr: int = 4  # final mixer learning rate
     apm_rate: int = 7  # APM update shift
     match_min: int = 6  # minimum match length the match model looks up
 
 
-def _memory(table_bits: int, match_bits: int) -> int:
-    # hash table + match table + fixed tables (APMs ~17 MB, order-1 states, mixers)
-    return (16 << table_bits) + (4 << match_bits) + 18 * MB
+def _memory(table_bits: int, match_bits: int, dc_bits: int) -> int:
+    # hash table + match table + direct counters + fixed tables (APMs ~9 MB, mixers, ...)
+    return (16 << table_bits) + (4 << match_bits) + (64 << dc_bits) + 10 * MB
 
 
 def _level(level, chunk_mb, table_bits, match_bits, contexts, **kw) -> CMLevel:
+    dc_bits = min(table_bits - 2, 18)
     return CMLevel(level=level, chunk_bytes=chunk_mb * MB,
-                   memory_bytes=_memory(table_bits, match_bits),
-                   table_bits=table_bits, match_bits=match_bits,
+                   memory_bytes=_memory(table_bits, match_bits, dc_bits),
+                   table_bits=table_bits, match_bits=match_bits, dc_bits=dc_bits,
                    contexts=tuple(contexts), **kw)
 
 
 _FAST = (O2, O3, O4, O6, WORD)
-_MID = (O2, O3, O4, O5, O6, WORD, WORD2, SPARSE1, REC1)
-_FULL = (O2, O3, O4, O5, O6, O8, WORD, WORD2, WORD3, SPARSE1, SPARSE2, SPARSE3, REC1, REC2,
-         COLUMN)
+_MID = (O2, O3, O4, O5, O8, WORD, WORD2, REC2, COLUMN)
+_FULL = (O2, O3, O4, O5, O8, WORD, WORD2, WORD3, SPARSE2, REC2, COLUMN)
 
 LEVELS: dict[int, CMLevel] = {
     1: _level(1, 4, 18, 18, _FAST),

@@ -22,37 +22,30 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from arzip.coding.binary import decode_bit, encode_bit, finish_encoder, new_decoder, new_encoder
+from arzip.coding.binary import finish_encoder, new_decoder, new_encoder
 
-from .components import (
-    apm_predict,
-    apm_update,
-    find_bucket,
-    hash_final,
-    hash_mix,
-    mix_dot,
-    mix_train,
-    sm_update,
-)
+from .components import hash_final, hash_mix
 from .levels import CMLevel
 from .tables import N_STATES, SQUASH, SQUASH16, STATE_N, STATE_NEXT, STATE_P0, STRETCH
 
 # indices of the runtime parameter vector ``prm``
-P_TBITS, P_MBITS, P_SMLIMIT, P_LR, P_LR2, P_APMRATE, P_MINLEN = range(7)
-N_PARAMS = 7
+P_TBITS, P_MBITS, P_SMLIMIT, P_LR, P_LR2, P_APMRATE, P_MINLEN, P_LRBOOST, P_DBITS = range(9)
+N_PARAMS = 9
 
 # hashed context ids (a level lists the ones it uses)
 C_O2, C_O3, C_O4, C_O5, C_O6, C_O8 = 0, 1, 2, 3, 4, 5
 C_WORD, C_WORD2, C_WORD3 = 6, 7, 8
 C_SPARSE1, C_SPARSE2, C_SPARSE3 = 9, 10, 11
 C_REC1, C_REC2, C_COLUMN = 12, 13, 14
-N_CTX_IDS = 15
+C_WORD_SKIP, C_WORD_SEP, C_FOLD4, C_MATCHED, C_IND1, C_IND2 = 15, 16, 17, 18, 19, 20
+N_CTX_IDS = 21
 
 N_DIRECT = 2  # order 0 and order 1 use direct (unhashed) state tables
 MIX_A_SETS = 256  # selected by the partial byte c0
 MIX_B_SETS = 32  # selected by match length bucket x known-context count
 MIX_C_SETS = 256  # selected by the previous byte
 N_MIXERS = 3
+N_EXTRA = 5  # inputs besides the contexts: 2 direct counters, 2 match, bias
 
 RECIP = np.array([131072 // (2 * n + 3) for n in range(1024)], dtype=np.int32)
 
@@ -64,10 +57,11 @@ def _is_letter(c: int) -> bool:
 
 
 @njit(cache=True, nogil=True)
-def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, MT, smp, msmp, W, W2, A1, A2, A3,
-                recip, st_next, st_n, stretch, squash, squash16):
+def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, smp, msmp, W, W2,
+                A1, A2, A3, recip, st_next, st_n, stretch, squash, squash16):
     """Code ``n`` bytes of ``buf`` (encoding) or decode them into ``buf``."""
     tbits = prm[P_TBITS]
+    dbits = prm[P_DBITS]
     mbits = prm[P_MBITS]
     mmask = (1 << mbits) - 1
     sm_limit = prm[P_SMLIMIT]
@@ -75,27 +69,29 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, MT, smp, msmp,
     lr2 = prm[P_LR2]
     apm_rate = prm[P_APMRATE]
     minlen = prm[P_MINLEN]
+    lr_boost = prm[P_LRBOOST]
+    lr_now = lr
     nact = act.shape[0]
     nctx = N_DIRECT + nact
-    nin = 2 * nctx + 3
+    nin = nctx + N_EXTRA
     x = np.zeros(nin, dtype=np.int32)
     ctxh = np.zeros(N_CTX_IDS, dtype=np.int64)
-    bk = np.zeros(nact, dtype=np.int64)
-    hh = np.zeros(nact, dtype=np.int64)
-    tsum = 0  # bucket base of each hashed context
-    loc = np.zeros(nctx, dtype=np.int64)  # where each context's state lives
-    sst = np.zeros(nctx, dtype=np.int64)  # its current state
-    pm = np.zeros(N_MIXERS, dtype=np.int64)  # first-layer mixer outputs (12-bit)
-    xs = np.zeros(N_MIXERS + 1, dtype=np.int32)  # their stretches: final mixer input
-    mbase = np.zeros(N_MIXERS, dtype=np.int64)
+    bk = np.zeros(nact, dtype=np.int64)  # bucket base of each hashed context
+    hh = np.zeros(nact, dtype=np.int64)  # bucket hash of each hashed context
+    tsum = 0
+    sst = np.zeros(nctx, dtype=np.int64)  # current state of each context
     # record-length detection (as in paq8's record model)
     last_pos = np.zeros(256, dtype=np.int64)
     last_dist = np.zeros(256, dtype=np.int64)
+    # indirect contexts (as in paq8): the bytes that followed the last occurrences
+    ind1 = np.zeros(256, dtype=np.int64)
+    ind2 = np.zeros(65536, dtype=np.int64)
 
     c0 = 1  # partial byte with a leading 1
     c4 = 0  # last 4 bytes
     nib = 1  # node inside the current nibble's tree (1..15)
     known = 0
+    dcb = 0
     w0 = 0
     w1 = 0
     w2 = 0
@@ -107,16 +103,32 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, MT, smp, msmp,
     line_start = 0
     prev_line_start = 0
     h3 = 0
+    fold = 0
     ybit = 0
+    o2h = 0
+    # the binary arithmetic coder of arzip.coding.binary, kept in local variables
+    # (same arithmetic, so the same bitstream; see _coder_* below)
+    low = cstate[0]
+    high = cstate[1]
+    cpos = cstate[2]
+    code = cstate[3]
+    cap = cstate[4]
+    overflow = cstate[5]
+    clen = cbuf.shape[0]
     for i in range(n):
         cbyte = buf[i] if encoding else 0
+        if (i & 255) == 0:
+            # mixer learning rate: fast at first, settling as the model matures
+            lr_now = lr + (lr_boost << 12) // (4096 + (i >> 3))
+        c1 = c4 & 255
         for b in range(8):
             # ---- 1. contexts -> states ------------------------------------
             if b == 0 or b == 4:
                 nib = 1
                 known = 0
-                # hash first and touch every bucket's cache line before probing, so
-                # the memory loads overlap (a software prefetch)
+                # nibble-bucket hash table as in lpaq1: hash every context first and
+                # load its bucket's first byte, so that the cache misses of all
+                # contexts overlap; then probe (see components.find_bucket)
                 touch = 0
                 for a in range(nact):
                     h = ctxh[act[a]]
@@ -127,29 +139,55 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, MT, smp, msmp,
                     touch += T[(h >> (32 - tbits)) << 4]
                 tsum += touch
                 for a in range(nact):
-                    base = find_bucket(T, hh[a], tbits, st_n)
+                    h = hh[a]
+                    chk = h & 255
+                    bi = h >> (32 - tbits)
+                    base = bi << 4
+                    if T[base] != chk:
+                        base = (bi ^ 1) << 4
+                        if T[base] != chk:
+                            base = (bi ^ 2) << 4
+                            if T[base] != chk:
+                                # miss: replace the bucket whose first node saw fewest bits
+                                base = bi << 4
+                                best_n = st_n[T[base + 1]]
+                                for kq in range(1, 3):
+                                    cand_b = (bi ^ kq) << 4
+                                    nq = st_n[T[cand_b + 1]]
+                                    if nq < best_n:
+                                        best_n = nq
+                                        base = cand_b
+                                T[base] = chk
+                                for kq in range(1, 16):
+                                    T[base + kq] = 0
                     bk[a] = base
                     if T[base + 1] != 0:
                         known += 1
-            c1 = c4 & 255
-            loc[0] = c0
-            loc[1] = 256 + (c1 << 8) + c0
-            sst[0] = T01[loc[0]]
-            sst[1] = T01[loc[1]]
-            for a in range(nact):
-                j = bk[a] + nib
-                loc[N_DIRECT + a] = j
-                sst[N_DIRECT + a] = T[j]
+                # order-2 direct counters: one 16-entry line per nibble, no checksum
+                dcb = (hash_final(hash_mix(o2h, c0)) >> (32 - dbits)) << 4
             # ---- 2. states -> probabilities -> mixer inputs -----------------
-            k = 0
-            for ci in range(nctx):
-                s = sst[ci]
-                p = smp[(ci << 8) + s] >> 20
-                x[k] = stretch[p]
-                x[k + 1] = (p - 2048) >> 1 if s != 0 else 0
-                k += 2
+            # (adaptive StateMap per context, as in lpaq1: state -> 22-bit P(1))
+            s = T01[c0]
+            sst[0] = s
+            x[0] = stretch[smp[s] >> 20]
+            s = T01[256 + (c1 << 8) + c0]
+            sst[1] = s
+            x[1] = stretch[smp[256 + s] >> 20]
+            for a in range(nact):
+                s = T[bk[a] + nib]
+                ci = N_DIRECT + a
+                sst[ci] = s
+                x[ci] = stretch[smp[(ci << 8) + s] >> 20]
+            k = nctx
+            # direct adaptive probabilities for orders 1 and 2 (zpaq-style CM counters)
+            d1 = (c1 << 8) | c0
+            d2 = dcb + nib
+            x[k] = stretch[DC1[d1] >> 20]
+            x[k + 1] = stretch[DC2[d2] >> 20]
             # ---- 3. match model ----------------------------------------------
             mctx = -1
+            x[k + 2] = 0
+            x[k + 3] = 0
             if mlen > 0:
                 eb = buf[mptr]
                 if ((eb | 256) >> (8 - b)) == c0:
@@ -159,17 +197,12 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, MT, smp, msmp,
                     else:
                         mb = 16 + min((mlen - 16) >> 3, 15)
                     mctx = mb * 2 + ebit
-                    p = msmp[mctx] >> 20
-                    x[k] = stretch[p]
-                    x[k + 1] = (ebit * 2 - 1) * min(mlen, 32) * 16
-                else:
-                    x[k] = 0
-                    x[k + 1] = 0
-            else:
-                x[k] = 0
-                x[k + 1] = 0
-            x[k + 2] = 256  # bias
-            # ---- 4. two-layer mixer -----------------------------------------
+                    x[k + 2] = stretch[msmp[mctx] >> 20]
+                    x[k + 3] = (ebit * 2 - 1) * min(mlen, 32) * 16
+            x[k + 4] = 256  # bias
+            # ---- 4. two-layer mixer (paq8): three weight sets chosen by the
+            # partial byte; match length and count of known contexts; the previous
+            # byte. Then a final mixer over their three outputs.
             if mctx < 0:
                 mlb = 0
             elif mlen < 16:
@@ -179,47 +212,138 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, MT, smp, msmp,
             else:
                 mlb = 3
             kn = known * 8 // (nact + 1)
-            mbase[0] = c0 * nin
-            mbase[1] = (MIX_A_SETS + mlb * 8 + kn) * nin
-            mbase[2] = (MIX_A_SETS + MIX_B_SETS + c1) * nin
-            for m in range(N_MIXERS):
-                st = mix_dot(W, mbase[m], x, nin)
-                xs[m] = st
-                pm[m] = squash[st + 2048]
-            xs[N_MIXERS] = 256
-            base2 = c0 * (N_MIXERS + 1)
-            stf = mix_dot(W2, base2, xs, N_MIXERS + 1)
+            b0 = c0 * nin
+            b1 = (MIX_A_SETS + mlb * 8 + kn) * nin
+            b2 = (MIX_A_SETS + MIX_B_SETS + c1) * nin
+            acc0 = 0
+            acc1 = 0
+            acc2 = 0
+            for kk in range(nin):
+                xv = x[kk]
+                acc0 += xv * W[b0 + kk]
+                acc1 += xv * W[b1 + kk]
+                acc2 += xv * W[b2 + kk]
+            st0 = min(max(acc0 >> 16, -2047), 2047)
+            st1 = min(max(acc1 >> 16, -2047), 2047)
+            st2 = min(max(acc2 >> 16, -2047), 2047)
+            base2 = c0 * 4
+            stf = (st0 * W2[base2] + st1 * W2[base2 + 1] + st2 * W2[base2 + 2]
+                   + 256 * W2[base2 + 3]) >> 16
+            stf = min(max(stf, -2047), 2047)
             pf = squash[stf + 2048]
-            # ---- 5. APM / SSE stages ----------------------------------------
-            a1p, a1n = apm_predict(A1, c0, stf)
-            a2p, a2n = apm_predict(A2, c0 | (c1 << 8), stf)
-            a3p, a3n = apm_predict(A3, (h3 + c0) & 0xFFFF, stf)
-            p16 = (squash16[stf + 2048] * 2 + a1p + a2p * 2 + a3p * 3) >> 3
+            # ---- 5. APM / SSE stages (paq8): interpolate between the two of 33
+            # buckets around stretch(p), per context; the nearer one learns.
+            sidx = stf + 2048
+            lo = sidx >> 7
+            wt = sidx & 127
+            near = wt >> 6
+            j1 = c0 * 33 + lo
+            j2 = (c0 | (c1 << 8)) * 33 + lo
+            j3 = ((h3 + c0) & 0xFFFF) * 33 + lo
+            a1p = (np.int64(A1[j1]) * (128 - wt) + np.int64(A1[j1 + 1]) * wt) >> 7
+            a2p = (np.int64(A2[j2]) * (128 - wt) + np.int64(A2[j2 + 1]) * wt) >> 7
+            a3p = (np.int64(A3[j3]) * (128 - wt) + np.int64(A3[j3 + 1]) * wt) >> 7
+            p16 = (squash16[sidx] * 2 + a1p + a2p * 2 + a3p * 3) >> 3
             if p16 < 16:
                 p16 = 16
             elif p16 > 65520:
                 p16 = 65520
+            # ---- code the bit (arzip.coding.binary arithmetic, inlined) -------
+            mid = low + (((high - low) * p16) >> 16)
             if encoding:
-                ybit = (cbyte >> (7 - b)) & 1
-                encode_bit(cstate, cbuf, p16, ybit)
+                y = (cbyte >> (7 - b)) & 1
+                if y:
+                    high = mid
+                else:
+                    low = mid + 1
+                while ((low ^ high) & 0xFF000000) == 0:
+                    if cpos < cap:
+                        cbuf[cpos] = high >> 24
+                        cpos += 1
+                    else:
+                        overflow = 1
+                    low = (low << 8) & 0xFFFFFFFF
+                    high = ((high << 8) & 0xFFFFFFFF) | 0xFF
             else:
-                ybit = decode_bit(cstate, cbuf, p16)
-            y = ybit
+                if code <= mid:
+                    y = 1
+                    high = mid
+                else:
+                    y = 0
+                    low = mid + 1
+                while ((low ^ high) & 0xFF000000) == 0:
+                    low = (low << 8) & 0xFFFFFFFF
+                    high = ((high << 8) & 0xFFFFFFFF) | 0xFF
+                    nb = cbuf[cpos] if cpos < clen else 0
+                    cpos += 1
+                    code = ((code << 8) & 0xFFFFFFFF) | nb
             # ---- 6. update ---------------------------------------------------
-            T01[loc[0]] = st_next[sst[0] * 2 + y]
-            T01[loc[1]] = st_next[sst[1] * 2 + y]
+            # bit histories step through the state machine; each StateMap entry
+            # (22-bit p << 10 | count) moves toward the bit at rate 1/(count+1.5)
+            s = sst[0]
+            T01[c0] = st_next[s * 2 + y]
+            v = np.int64(smp[s])
+            cn = v & 1023
+            pp = v >> 10
+            pp += (((y << 22) - pp) * recip[cn]) >> 16
+            smp[s] = (pp << 10) | (cn + (cn < sm_limit))
+            s = sst[1]
+            T01[256 + (c1 << 8) + c0] = st_next[s * 2 + y]
+            v = np.int64(smp[256 + s])
+            cn = v & 1023
+            pp = v >> 10
+            pp += (((y << 22) - pp) * recip[cn]) >> 16
+            smp[256 + s] = (pp << 10) | (cn + (cn < sm_limit))
             for a in range(nact):
-                T[loc[N_DIRECT + a]] = st_next[sst[N_DIRECT + a] * 2 + y]
-            for ci in range(nctx):
-                sm_update(smp, (ci << 8) + sst[ci], y, sm_limit, recip)
+                ci = N_DIRECT + a
+                s = sst[ci]
+                T[bk[a] + nib] = st_next[s * 2 + y]
+                si = (ci << 8) + s
+                v = np.int64(smp[si])
+                cn = v & 1023
+                pp = v >> 10
+                pp += (((y << 22) - pp) * recip[cn]) >> 16
+                smp[si] = (pp << 10) | (cn + (cn < sm_limit))
+            v = np.int64(DC1[d1])
+            cn = v & 1023
+            pp = v >> 10
+            pp += (((y << 22) - pp) * recip[cn]) >> 16
+            DC1[d1] = (pp << 10) | (cn + (cn < 255))
+            v = np.int64(DC2[d2])
+            cn = v & 1023
+            pp = v >> 10
+            pp += (((y << 22) - pp) * recip[cn]) >> 16
+            DC2[d2] = (pp << 10) | (cn + (cn < 255))
             if mctx >= 0:
-                sm_update(msmp, mctx, y, 1023, recip)
-            for m in range(N_MIXERS):
-                mix_train(W, mbase[m], x, nin, ((y << 12) - pm[m]) * lr)
-            mix_train(W2, base2, xs, N_MIXERS + 1, ((y << 12) - pf) * lr2)
-            apm_update(A1, a1n, y, apm_rate)
-            apm_update(A2, a2n, y, apm_rate)
-            apm_update(A3, a3n, y, apm_rate)
+                v = np.int64(msmp[mctx])
+                cn = v & 1023
+                pp = v >> 10
+                pp += (((y << 22) - pp) * recip[cn]) >> 16
+                msmp[mctx] = (pp << 10) | (cn + (cn < 1023))
+            # mixers: w += x * err * lr (err = bit - p, 12-bit)
+            e0 = ((y << 12) - squash[st0 + 2048]) * lr_now
+            e1 = ((y << 12) - squash[st1 + 2048]) * lr_now
+            e2 = ((y << 12) - squash[st2 + 2048]) * lr_now
+            for kk in range(nin):
+                xv = x[kk]
+                W[b0 + kk] += (xv * e0 + 32768) >> 16
+                W[b1 + kk] += (xv * e1 + 32768) >> 16
+                W[b2 + kk] += (xv * e2 + 32768) >> 16
+            ef = ((y << 12) - pf) * lr2
+            W2[base2] += (st0 * ef + 32768) >> 16
+            W2[base2 + 1] += (st1 * ef + 32768) >> 16
+            W2[base2 + 2] += (st2 * ef + 32768) >> 16
+            W2[base2 + 3] += (256 * ef + 32768) >> 16
+            # APMs: the nearer bucket moves toward the bit
+            j1 += near
+            j2 += near
+            j3 += near
+            av = np.int64(A1[j1])
+            A1[j1] = av + (((y << 16) - av) >> apm_rate)
+            av = np.int64(A2[j2])
+            A2[j2] = av + (((y << 16) - av) >> apm_rate)
+            av = np.int64(A3[j3])
+            A3[j3] = av + (((y << 16) - av) >> apm_rate)
             c0 = (c0 << 1) | y
             nib = (nib << 1) | y
         # ---- end of byte: update byte-level contexts --------------------------
@@ -227,8 +351,8 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, MT, smp, msmp,
         c0 = 1
         if not encoding:
             buf[i] = c
-        elif cstate[5] != 0:
-            return i  # output overflowed: the caller stores the chunk instead
+        elif overflow != 0:
+            break  # output overflowed: the caller stores the chunk another way
         c4 = ((c4 << 8) | c) & 0xFFFFFFFF
         pos = i + 1
         # order-n hashes straight from the history
@@ -236,6 +360,8 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, MT, smp, msmp,
         for kk in range(1, 9):
             bv = buf[pos - kk] if pos - kk >= 0 else 0
             h = hash_mix(h, bv + (kk << 8))
+            if kk == 2:
+                o2h = h
             if kk >= 2 and kk <= 6:
                 ctxh[kk - 2] = h
             elif kk == 8:
@@ -288,6 +414,20 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, MT, smp, msmp,
         ab = prev_line_start + col
         above_t = buf[ab] if ab < line_start else 0
         ctxh[C_COLUMN] = hash_mix(hash_mix(0x4001, min(col, 255)), above_t | (c << 8))
+        # more word contexts: current word with the word before the previous one, and
+        # with the previous word plus the separator just seen
+        ctxh[C_WORD_SKIP] = hash_mix(hash_mix(0x1005, w0), w2)
+        ctxh[C_WORD_SEP] = hash_mix(hash_mix(0x1006, w0), w1 + (c if w0 == 0 else 0))
+        # case-folded order 4
+        fc = c | 32 if (c | 32) >= 97 and (c | 32) <= 122 else c
+        fold = ((fold << 8) | fc) & 0xFFFFFFFF
+        ctxh[C_FOLD4] = hash_mix(0x5001, fold)
+        # indirect: what followed the previous occurrences of the last one/two bytes
+        c2i = (c4 >> 8) & 0xFFFF
+        ind1[(c4 >> 8) & 255] = c
+        ind2[c2i] = ((ind2[c2i] << 8) | c) & 0xFFFF
+        ctxh[C_IND1] = hash_mix(hash_mix(0x6001, c), ind1[c])
+        ctxh[C_IND2] = hash_mix(hash_mix(0x6002, c4 & 0xFFFF), ind2[c4 & 0xFFFF])
         # match model: follow the current match or look a new one up by hash
         if mlen > 0:
             if buf[mptr] == c:
@@ -312,55 +452,64 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, MT, smp, msmp,
                         mlen = ln
                         mptr = cand
             MT[hm] = pos
-    return n + (tsum & 0)
+        # the byte the match model expects next, with its length bucket
+        if mlen > 0:
+            ctxh[C_MATCHED] = hash_mix(hash_mix(0x7001, buf[mptr]), min(mlen, 16) >> 2)
+        else:
+            ctxh[C_MATCHED] = 0x7002
+    cstate[0] = low
+    cstate[1] = high
+    cstate[2] = cpos
+    cstate[3] = code
+    cstate[5] = overflow
+    return tsum & 0
 
 
 def _new_state(lv: CMLevel):
     """Fresh model tables for one chunk."""
     act = np.array(lv.contexts, dtype=np.int64)
     nctx = N_DIRECT + len(lv.contexts)
-    nin = 2 * nctx + 3
-    smp = np.empty(nctx * 256, dtype=np.int64)
-    for ci in range(nctx):
-        smp[ci * 256:(ci + 1) * 256] = STATE_P0.astype(np.int64) << 16
-    msmp = np.zeros(64, dtype=np.int64)
-    for j in range(64):
-        msmp[j] = (16384 if (j & 1) == 0 else 49152) << 16
+    nin = nctx + N_EXTRA
+    # state maps start at each state's count-based estimate (22-bit p << 10 | count)
+    smp = np.tile(STATE_P0.astype(np.uint32) << 16, nctx)
+    msmp = np.array([(16384 if (j & 1) == 0 else 49152) << 16 for j in range(64)], dtype=np.uint32)
     apm_row = np.array([SQUASH16[min(4095, max(0, (k - 16) * 128 + 2048))] for k in range(33)],
-                       dtype=np.int32)
-    return dict(
-        act=act,
-        T=np.zeros(16 << lv.table_bits, dtype=np.uint8),
-        T01=np.zeros(256 + 65536, dtype=np.uint8),
-        MT=np.zeros(1 << lv.match_bits, dtype=np.int32),
-        smp=smp,
-        msmp=msmp,
-        W=np.full((MIX_A_SETS + MIX_B_SETS + MIX_C_SETS) * nin, 1 << 14, dtype=np.int32),
-        W2=np.full(256 * (N_MIXERS + 1), 65536 // N_MIXERS, dtype=np.int32),
-        A1=np.tile(apm_row, 256),
-        A2=np.tile(apm_row, 65536),
-        A3=np.tile(apm_row, 65536),
+                       dtype=np.uint16)
+    return (
+        act,
+        np.zeros(16 << lv.table_bits, dtype=np.uint8),  # T: hashed bit histories
+        np.zeros(256 + 65536, dtype=np.uint8),  # T01: order 0 and 1 bit histories
+        np.full(1 << 16, 1 << 31, dtype=np.uint32),  # DC1: order-1 direct counters
+        np.full(16 << lv.dc_bits, 1 << 31, dtype=np.uint32),  # DC2: order-2 direct counters
+        np.zeros(1 << lv.match_bits, dtype=np.int32),  # MT: match model hash -> position
+        smp,
+        msmp,
+        np.full((MIX_A_SETS + MIX_B_SETS + MIX_C_SETS) * nin, 1 << 12, dtype=np.int32),  # W
+        np.full(256 * (N_MIXERS + 1), 65536 // N_MIXERS, dtype=np.int32),  # W2
+        np.tile(apm_row, 256),  # A1
+        np.tile(apm_row, 65536),  # A2
+        np.tile(apm_row, 65536),  # A3
     )
 
 
 def _params(lv: CMLevel) -> np.ndarray:
     prm = np.zeros(N_PARAMS, dtype=np.int64)
     prm[P_TBITS] = lv.table_bits
+    prm[P_DBITS] = lv.dc_bits
     prm[P_MBITS] = lv.match_bits
     prm[P_SMLIMIT] = lv.sm_limit
     prm[P_LR] = lv.mixer_lr
     prm[P_LR2] = lv.mixer2_lr
     prm[P_APMRATE] = lv.apm_rate
     prm[P_MINLEN] = lv.match_min
+    prm[P_LRBOOST] = lv.mixer_lr_boost
     return prm
 
 
 def _run(buf: np.ndarray, n: int, encoding: bool, cstate, cbuf, lv: CMLevel) -> int:
-    s = _new_state(lv)
-    return _model_loop(buf, n, encoding, cstate, cbuf, _params(lv), s["act"], s["T"], s["T01"],
-                       s["MT"], s["smp"], s["msmp"], s["W"], s["W2"],
-                       s["A1"], s["A2"], s["A3"], RECIP, STATE_NEXT, STATE_N, STRETCH, SQUASH,
-                       SQUASH16)
+    tables = _new_state(lv)
+    return _model_loop(buf, n, encoding, cstate, cbuf, _params(lv), *tables, RECIP, STATE_NEXT,
+                       STATE_N, STRETCH, SQUASH, SQUASH16)
 
 
 def encode_level(data: bytes, lv: CMLevel) -> bytes | None:
@@ -368,9 +517,7 @@ def encode_level(data: bytes, lv: CMLevel) -> bytes | None:
     buf = np.frombuffer(data, dtype=np.uint8).copy()
     limit = n + 64
     cstate, out = new_encoder(limit)
-    done = _run(buf, n, True, cstate, out, lv)
-    if done < n:
-        return None
+    _run(buf, n, True, cstate, out, lv)
     size = finish_encoder(cstate, out)
     if size < 0 or size > limit:
         return None

@@ -150,3 +150,5 @@ def _build_states():
 
 
 N_STATES, STATE_NEXT, STATE_N, STATE_P0, STATE_N0, STATE_N1 = _build_states()
+# 1 where the history is non-empty and only one bit value was seen ("deterministic")
+STATE_DET = (((STATE_N0 == 0) | (STATE_N1 == 0)) & (STATE_N > 0)).astype(np.uint8)

@@ -1,0 +1,238 @@
+"""Benchmark of the context-mixing model (arzip.models.cm) against zpaq, xz, zstd, brotli.
+
+Usage: python bench/cm_bench.py [--level N] [--no-write] [--files a,b,...]
+
+Per corpus file: compressed size, bits per byte, compress and decompress MB/s and
+peak memory of the whole process (python start-up, imports and numba cache load
+included), beside the sizes of the reference tools. Then the throughput on the
+four English texts concatenated against `zpaq a -m5`, and level 1 against xz -9e.
+The table goes into the "cm" section of docs/BENCHMARKS.md.
+
+Processes run one at a time (the machine is shared). When the `arzip` command
+line exists (`python -m arzip -m cm FILE -o OUT`), it is what is timed; until
+then a small script calls arzip.models.cm.encode/decode on the whole file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "src"
+CORPUS = ROOT.parent / "shared" / "corpus"
+OUT_DIR = ROOT / "bench" / "out"
+sys.path.insert(0, str(ROOT / "bench"))
+
+FILES = ["alice29.txt", "asyoulik.txt", "lcet10.txt", "plrabn12.txt", "html", "html_x_4",
+         "urls.10K", "geo.protodata", "kppkn.gtb", "paper-100k.pdf", "fireworks.jpeg"]
+TEXTS = FILES[:4]
+FALLBACK = {"paper-100k.pdf", "fireworks.jpeg"}  # the container stores these with a classic codec
+
+_DIRECT = """
+import sys, time
+from arzip.models import cm
+mode, level, src, dst = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+data = open(src, "rb").read()
+if mode == "c":
+    payload = cm.encode(data, level)
+    if payload is None:
+        payload = b""
+    open(dst, "wb").write(len(data).to_bytes(8, "little") + payload)
+else:
+    n = int.from_bytes(data[:8], "little")
+    open(dst, "wb").write(cm.decode(data[8:], n, level))
+"""
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _timed(cmd: list[str], stdout=None) -> tuple[float, int]:
+    """Run cmd; return (wall seconds, peak RSS bytes of that process)."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=_env(), stdout=stdout or subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd} failed: {err[-2000:]}")
+    return wall, usage.ru_maxrss * 1024
+
+
+def _cli_available() -> bool:
+    if not (SRC / "arzip" / "__main__.py").exists():
+        return False
+    try:
+        out = subprocess.run([sys.executable, "-m", "arzip", "--help"], env=_env(),
+                             capture_output=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return False
+    return out.returncode == 0 and b"-m" in out.stdout
+
+
+def _ours(path: Path, level: int, tmp: Path, use_cli: bool) -> dict:
+    comp, back = tmp / (path.name + ".arz"), tmp / (path.name + ".back")
+    if use_cli:
+        ccmd = [sys.executable, "-m", "arzip", "-m", f"cm", "-l", str(level), str(path), "-o", str(comp)]
+        dcmd = [sys.executable, "-m", "arzip", "-d", str(comp), "-o", str(back)]
+    else:
+        ccmd = [sys.executable, "-c", _DIRECT, "c", str(level), str(path), str(comp)]
+        dcmd = [sys.executable, "-c", _DIRECT, "d", str(level), str(comp), str(back)]
+    tc, mc = _timed(ccmd)
+    td, md = _timed(dcmd)
+    if back.read_bytes() != path.read_bytes():
+        raise RuntimeError(f"round trip failed on {path}")
+    size = comp.stat().st_size - (0 if use_cli else 8)
+    return {"size": size, "tc": tc, "td": td, "mem": max(mc, md)}
+
+
+def _ref_sizes(path: Path, tmp: Path) -> dict:
+    """Sizes from the reference tools, cached in bench/out (they never change)."""
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    cache_file = OUT_DIR / "ref_sizes.json"
+    cache = json.loads(cache_file.read_text()) if cache_file.exists() else {}
+    key = f"{path.name}:{path.stat().st_size}"
+    if key in cache:
+        return cache[key]
+    res = {}
+    data = path.read_bytes()
+    for name, cmd in (("xz", ["xz", "-9e", "-k", "-c", str(path)]),
+                      ("zstd", ["zstd", "--ultra", "-22", "-c", str(path)]),
+                      ("brotli", ["brotli", "-q", "11", "-w", "24", "-c", str(path)])):
+        res[name] = len(subprocess.run(cmd, capture_output=True, check=True).stdout)
+    zp = tmp / (path.name + ".zpaq")
+    if zp.exists():
+        zp.unlink()
+    subprocess.run(["zpaq", "a", str(zp), str(path), "-m5"], capture_output=True, check=True,
+                   cwd=tmp)
+    res["zpaq"] = zp.stat().st_size
+    del data
+    cache[key] = res
+    cache_file.write_text(json.dumps(cache, indent=1))
+    return res
+
+
+def _zpaq_time(path: Path, tmp: Path) -> float:
+    zp = tmp / "concat.zpaq"
+    if zp.exists():
+        zp.unlink()
+    t = time.perf_counter()
+    subprocess.run(["zpaq", "a", str(zp), str(path), "-m5"], capture_output=True, check=True,
+                   cwd=tmp)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--level", type=int, default=None)
+    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--files", default=None)
+    args = ap.parse_args()
+    sys.path.insert(0, str(SRC))
+    from arzip.models import cm
+
+    level = args.level or cm.DEFAULT_LEVEL
+    files = args.files.split(",") if args.files else FILES
+    use_cli = _cli_available()
+    lines = []
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmpd:
+        tmp = Path(tmpd)
+        # warm the numba cache once so no run pays compilation
+        warm = tmp / "warm.txt"
+        warm.write_bytes(b"warm up " * 100)
+        _ours(warm, level, tmp, use_cli)
+        _ours(warm, 1, tmp, use_cli)
+        for name in files:
+            path = CORPUS / name
+            r = _ours(path, level, tmp, use_cli)
+            r.update(_ref_sizes(path, tmp))
+            r["raw"] = path.stat().st_size
+            rows[name] = r
+            print(f"{name:16s} {r['raw']:8d} {r['size']:8d} zpaq {r['zpaq']:8d} "
+                  f"c {r['tc']:.2f}s d {r['td']:.2f}s", flush=True)
+        # throughput on the four texts concatenated, against zpaq -m5 in the same run
+        concat = tmp / "texts.txt"
+        concat.write_bytes(b"".join((CORPUS / f).read_bytes() for f in TEXTS))
+        big = _ours(concat, level, tmp, use_cli)
+        zt = _zpaq_time(concat, tmp)
+        # level 1 on the texts against xz -9e
+        l1 = {f: _ours(CORPUS / f, 1, tmp, use_cli) for f in TEXTS}
+        l1big = _ours(concat, 1, tmp, use_cli)
+
+    mb = 1e6
+    lines.append(f"Model `cm`, level {level} (default {cm.DEFAULT_LEVEL}); "
+                 f"timed through {'the `arzip` command line' if use_cli else 'a small script calling encode/decode'}; "
+                 "MB/s and memory are for the whole process (start-up and imports included).")
+    lines.append("")
+    lines.append("| file | raw | cm | bpb | comp MB/s | decomp MB/s | peak MB | zpaq m5 | xz -9e | zstd 22 | brotli 11 | cm/zpaq |")
+    lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, r in rows.items():
+        lines.append(f"| {name} | {r['raw']} | {r['size']} | {r['size'] * 8 / r['raw']:.3f} | "
+                     f"{r['raw'] / r['tc'] / mb:.3f} | {r['raw'] / r['td'] / mb:.3f} | "
+                     f"{r['mem'] / (1 << 20):.0f} | {r['zpaq']} | {r['xz']} | {r['zstd']} | "
+                     f"{r['brotli']} | {r['size'] / r['zpaq']:.3f} |")
+
+    def total(keys, what):
+        return sum(rows[k][what] for k in keys if k in rows)
+
+    lines.append("")
+    groups = [("four texts", [f for f in TEXTS if f in rows]),
+              ("nine files (no pdf/jpeg)", [f for f in rows if f not in FALLBACK]),
+              ("all files", list(rows))]
+    for label, keys in groups:
+        ours = total(keys, "size")
+        if label == "all files":
+            # the container stores pdf/jpeg with the best classic codec
+            ours = sum(min(rows[k]["size"], rows[k]["xz"], rows[k]["zstd"], rows[k]["brotli"])
+                       if k in FALLBACK else rows[k]["size"] for k in keys)
+        zp = total(keys, "zpaq")
+        lines.append(f"- {label}: cm {ours} vs zpaq -m5 {zp} = **{ours / zp:.3f}x**"
+                     + (" (pdf/jpeg counted at the best classic codec)" if label == "all files" else ""))
+    raw = concat_size = sum((CORPUS / f).stat().st_size for f in TEXTS)
+    lines.append(f"- four texts concatenated ({concat_size} bytes): cm compress "
+                 f"{big['tc']:.2f} s ({raw / big['tc'] / mb:.3f} MB/s), decompress {big['td']:.2f} s "
+                 f"({raw / big['td'] / mb:.3f} MB/s), size {big['size']}; "
+                 f"`zpaq a -m5` {zt:.2f} s ({raw / zt / mb:.3f} MB/s)")
+    l1tot = sum(v["size"] for v in l1.values())
+    xztot = sum(rows[f]["xz"] for f in TEXTS if f in rows)
+    lines.append(f"- level 1 on the four texts: {l1tot} bytes vs xz -9e {xztot} "
+                 f"({l1tot / max(xztot, 1):.3f}x); concatenated texts compress "
+                 f"{raw / l1big['tc'] / mb:.3f} MB/s, decompress {raw / l1big['td'] / mb:.3f} MB/s")
+    lines.append("")
+    lines.append("Memory per level (one model instance, approximate): " + ", ".join(
+        f"{n}: {lv.memory_bytes / (1 << 20):.0f} MB" for n, lv in cm.LEVELS.items()))
+    lines.append("")
+    lines.append(_machine())
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_write:
+        from _report import write_section
+
+        write_section("cm", "## Context mixing (`cm`)\n\n" + text)
+
+
+def _machine() -> str:
+    try:
+        from _report import machine_line
+
+        return machine_line()
+    except Exception:  # pragma: no cover
+        return ""
+
+
+if __name__ == "__main__":
+    main()
