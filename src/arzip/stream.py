@@ -203,15 +203,21 @@ class Decompressor:
             if data:
                 self.unused_data += bytes(data)
             return b""
-        self._buffer += data
-        out = bytearray()
-        try:
-            self._parse(out)
-        except NeedMoreData:
-            pass
-        out += self._decode_pending()
-        self._compact()
-        return bytes(out)
+        out: list = []
+        if self._offset == len(self._buffer):
+            # Nothing buffered: parse the caller's bytes in place (no copy of payloads),
+            # and keep only an incomplete tail for the next call.
+            source = memoryview(data).cast("B")
+            offset = self._run(source, 0, out, in_place=True)
+            self._buffer, self._offset = bytearray(source[offset:]), 0
+        else:
+            self._buffer += data
+            self._offset = self._run(self._buffer, self._offset, out, in_place=False)
+            self._compact()
+        if self.eof:
+            self.unused_data = bytes(self._buffer[self._offset :])
+            self._buffer, self._offset = bytearray(), 0
+        return out[0] if len(out) == 1 and isinstance(out[0], bytes) else b"".join(out)
 
     @property
     def needs_input(self) -> bool:
@@ -220,41 +226,57 @@ class Decompressor:
     def check_complete(self) -> None:
         """Raise TruncatedError unless the whole stream has been seen."""
         if not self.eof:
-            if self.header is None and len(self._buffer) - self._offset < len(MAGIC):
-                if len(self._buffer) - self._offset == 0:
+            remaining = len(self._buffer) - self._offset
+            if self.header is None and remaining < len(MAGIC):
+                if remaining == 0:
                     raise TruncatedError("empty input: not an .arz file")
                 check_magic(self._buffer[self._offset :])
             raise TruncatedError("truncated .arz file")
 
     # ------------------------------------------------------------ parsing
-    def _parse(self, out: bytearray) -> None:
+    def _run(self, source: bytearray | memoryview, offset: int, out: list, in_place: bool) -> int:
+        """Parse and decode what ``source`` holds from ``offset``; return where parsing stopped."""
+        self._parsed = offset
+        try:
+            self._parse(source, offset, out, in_place)
+        except NeedMoreData:
+            pass
+        self._decode_pending(out)
+        return self._parsed
+
+    def _parse(self, source: bytearray | memoryview, offset: int, out: list, in_place: bool) -> None:
+        """Parse from ``offset``, recording in ``self._parsed`` how far whole structures reach."""
         if self.header is None:
-            check_magic(self._buffer[self._offset :])
-            self.header, self._offset = parse_header(self._buffer, self._offset)
+            check_magic(source[offset : offset + len(MAGIC)])
+            self.header, offset = parse_header(source, offset)
+            self._parsed = offset
             self._context = CodingContext(self.header, self._model_override)
             codec = _header_codec(self.header)
             self._batch = codec.batch_chunks(self._threads) if codec is not None else self._threads
             self._retain = codec.referenced_frames(self.header) if codec is not None else frozenset()
         while True:
-            frame, after = parse_frame_header(self._buffer, self._offset, self.header.chunk_bytes)
+            frame, after = parse_frame_header(source, offset, self.header.chunk_bytes)
             if frame is None:
                 break
             end = after + frame.payload_size
-            if end > len(self._buffer):
+            if end > len(source):
                 raise NeedMoreData
-            self._frames.append((frame, bytes(self._buffer[after:end])))
-            self._offset = end
+            if in_place:
+                payload = source[after:end]
+            else:
+                with memoryview(source) as view:
+                    payload = bytes(view[after:end])
+            self._frames.append((frame, payload))
+            offset = self._parsed = end
             if len(self._frames) >= self._batch:
-                out += self._decode_pending()
-        out += self._decode_pending()
-        index, end = parse_index(self._buffer, self._offset)
+                self._decode_pending(out)
+        self._decode_pending(out)
+        index, end = parse_index(source, offset)
         self._finish(index)
-        self.unused_data = bytes(self._buffer[end:])
-        self._offset = len(self._buffer)
         self.eof = True
+        self._parsed = end
 
-    def _decode_pending(self) -> bytes:
-        out = bytearray()
+    def _decode_pending(self, out: list) -> None:
         frames, self._frames = self._frames, []
         start = 0
         while start < len(frames):  # runs of frames made by the same codec
@@ -265,7 +287,8 @@ class Decompressor:
             run = frames[start:stop]
             codec = codec_by_id(codec_id)
             assert self._context is not None
-            chunks = codec.decode_chunks([(p, f.raw_size) for f, p in run], self._context, self._threads)
+            payloads = [(p if codec.accepts_views else bytes(p), f.raw_size) for f, p in run]
+            chunks = codec.decode_chunks(payloads, self._context, self._threads)
             for (frame, _), chunk in zip(run, chunks):
                 number = len(self._frames_seen)
                 check_frame(frame, chunk, number)
@@ -274,11 +297,10 @@ class Decompressor:
                 self._frames_seen.append(frame)
                 self._hasher.update(chunk)
                 self._content_size += len(chunk)
-                out += chunk
+                out.append(chunk)
                 if self._progress is not None:
                     self._progress(frame.payload_size)
             start = stop
-        return bytes(out)
 
     def _finish(self, index: StreamIndex) -> None:
         seen = self._frames_seen
@@ -292,7 +314,7 @@ class Decompressor:
         self.index = index
 
     def _compact(self) -> None:
-        if self._offset > (1 << 20) and self._offset * 2 > len(self._buffer):
+        if self._offset > (1 << 20) and self._offset * 2 > len(self._buffer) and not self.eof:
             del self._buffer[: self._offset]
             self._offset = 0
 
@@ -332,7 +354,7 @@ def decompress_blocks(
     for block in blocks:
         while block:
             if decompressor is None or decompressor.eof:
-                if decompressor is not None and not block.startswith(MAGIC[: len(block)]):
+                if decompressor is not None and not MAGIC.startswith(bytes(block[: len(MAGIC)])):
                     raise FormatError("trailing data after the end of the .arz stream")
                 decompressor = Decompressor(model=model, threads=threads, progress=progress)
             out = decompressor.decompress(block)
@@ -346,4 +368,5 @@ def decompress_blocks(
 
 def decompress(data: bytes | bytearray | memoryview, *, model: str | None = None, threads: int = 1) -> bytes:
     """Decompress one or more concatenated .arz streams; raise ArzipError on any defect."""
-    return b"".join(decompress_blocks([bytes(data)], model=model, threads=threads))
+    pieces = list(decompress_blocks([data], model=model, threads=threads))
+    return pieces[0] if len(pieces) == 1 and isinstance(pieces[0], bytes) else b"".join(pieces)

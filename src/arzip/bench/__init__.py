@@ -60,7 +60,11 @@ class BenchResult:
 
 
 def default_codecs() -> list[str]:
-    return [name for name, codec in CODECS.items() if name not in DEFAULT_SKIP and codec.available()]
+    return [
+        name
+        for name, codec in CODECS.items()
+        if name not in DEFAULT_SKIP and codec.selectable and not codec.requires_model and codec.available()
+    ]
 
 
 def bench_one(name: str, data: bytes, codec: str, level: int | None, threads: int, repeats: int) -> BenchResult:

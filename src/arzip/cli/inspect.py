@@ -95,6 +95,8 @@ def list_parser() -> argparse.ArgumentParser:
 def run_list(args: argparse.Namespace, streams: Streams) -> int:
     rows = []
     for codec in CODECS.values():
+        if not codec.selectable:
+            continue
         available = codec.available()
         levels = []
         if available:

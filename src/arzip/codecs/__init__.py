@@ -51,6 +51,8 @@ def parse_codec_spec(spec: str) -> tuple[Codec, str | None]:
     """``zstd`` -> (zstd, None); ``nn:model.arzm`` -> (nn, "nn:model.arzm")."""
     name, sep, _ = spec.partition(":")
     codec = get_codec(name)
+    if not codec.selectable:
+        raise UsageError(f"codec {name!r} is only used inside frames (for weight files: arzip weights compress)")
     return codec, (spec if sep else None)
 
 

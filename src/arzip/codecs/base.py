@@ -43,6 +43,9 @@ class Codec(ABC):
     codec_id: ClassVar[int | None]  # the byte in each frame; None for codecs that only choose
     summary: ClassVar[str]
     default_level: ClassVar[int] = 6
+    accepts_views: ClassVar[bool] = False  # decode_chunk takes a memoryview payload without a copy
+    selectable: ClassVar[bool] = True  # offered by `-m`; False for codecs that only appear inside frames
+    requires_model: ClassVar[bool] = False  # compressing needs a model reference (hf:PATH)
 
     # ------------------------------------------------------------ settings
     def available(self) -> bool:

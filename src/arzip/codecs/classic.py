@@ -18,17 +18,21 @@ from ..errors import FormatError
 from .base import Codec, CodingContext, EncodedChunk
 
 
+class _ClassicCodec(Codec):
+    accepts_views = True
+
+
 def _corrupt(codec: str) -> FormatError:
     return FormatError(f"corrupt .arz file: a {codec} frame does not decode")
 
 
-def _check_size(data: bytes, raw_size: int, codec: str) -> bytes:
+def _check_size(data, raw_size: int, codec: str):
     if len(data) != raw_size:
         raise _corrupt(codec)
     return data
 
 
-class StoreCodec(Codec):
+class StoreCodec(_ClassicCodec):
     name = "store"
     codec_id = 0
     summary = "no compression (what auto falls back to)"
@@ -40,10 +44,10 @@ class StoreCodec(Codec):
         return self.codec_id, bytes(chunk)
 
     def decode_chunk(self, payload: bytes, raw_size: int, context: CodingContext) -> bytes:
-        return _check_size(bytes(payload), raw_size, self.name)
+        return _check_size(payload, raw_size, self.name)
 
 
-class ZlibCodec(Codec):
+class ZlibCodec(_ClassicCodec):
     name = "zlib"
     codec_id = 1
     summary = "deflate (zlib module), raw stream"
@@ -64,7 +68,7 @@ class ZlibCodec(Codec):
         return _check_size(data, raw_size, self.name)
 
 
-class Bz2Codec(Codec):
+class Bz2Codec(_ClassicCodec):
     name = "bz2"
     codec_id = 2
     summary = "Burrows-Wheeler (bz2 module)"
@@ -83,7 +87,7 @@ class Bz2Codec(Codec):
         return _check_size(data, raw_size, self.name)
 
 
-class LzmaCodec(Codec):
+class LzmaCodec(_ClassicCodec):
     """Raw LZMA2 with the dictionary cut to the chunk: same ratio, far less memory.
 
     Payload: one byte holding log2 of the dictionary size, then the raw LZMA2 stream.
@@ -133,7 +137,7 @@ def _preset_dict_size(preset: int) -> int:
     return int(sizes_mib[preset & 0x1F] * (1 << 20))
 
 
-class ZstdCodec(Codec):
+class ZstdCodec(_ClassicCodec):
     name = "zstd"
     codec_id = 4
     summary = "Zstandard (zstandard package)"
@@ -160,7 +164,7 @@ class ZstdCodec(Codec):
         return _check_size(data, raw_size, self.name)
 
 
-class BrotliCodec(Codec):
+class BrotliCodec(_ClassicCodec):
     name = "brotli"
     codec_id = 5
     summary = "Brotli (brotli package), 16 MiB window"

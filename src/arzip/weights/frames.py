@@ -46,6 +46,7 @@ class WeightsCodec(Codec):
     """Header codec of archives written by ``arzip weights``: frames name their own codecs."""
 
     name = "weights"
+    selectable = False
     codec_id = None
     summary = "model weight files (arzip weights compress): per-tensor entropy coding, dedup, deltas"
 
@@ -67,6 +68,7 @@ class WeightsCodec(Codec):
 
 class RefCodec(Codec):
     name = "ref"
+    selectable = False
     codec_id = 21
     summary = "a repeat of an earlier frame (dedup of identical tensors)"
 
@@ -202,6 +204,7 @@ def delta_payload(chunk: bytes, base_chunk: bytes, width_bytes: int, name: str, 
 
 class DeltaCodec(Codec):
     name = "delta"
+    selectable = False
     codec_id = 22
     summary = "a tensor as its difference from a base checkpoint (arzip weights --base)"
 

@@ -269,7 +269,9 @@ class TensorCodec(Codec):
     """Frames of weights: see the module docstring. The frame says its own value width."""
 
     name = "tensor"
+    selectable = False
     codec_id = 20
+    accepts_views = True
     summary = "weight tensors: entropy-coded sign/exponent/mantissa heads, raw tails (used by arzip weights)"
 
     def __init__(self, width_bytes: int = 2) -> None:
