@@ -139,8 +139,8 @@ def test_text_is_coded_by_the_model_and_beats_storing(model_dir):
 
 
 def test_input_longer_than_the_window_at_a_larger_level(gpt2_dir):
-    data = ENGLISH * 2  # one 2 KiB stream of ~900 tokens through a 64-token window
-    blob = arzip.compress(data, f"hf:{gpt2_dir}", 3)
+    data = ENGLISH[:1000]  # one stream of ~400 tokens through a 64-token window
+    blob = arzip.compress(data, f"hf:{gpt2_dir}", 2)
     assert arzip.decompress(blob) == data
 
 
@@ -225,13 +225,14 @@ def test_cli_compresses_and_decompresses_with_hf(gpt2_dir, tmp_path):
 # ---------------------------------------------------------------- stacks and wrong decodes
 
 
-def test_another_stack_warns(gpt2_dir, monkeypatch):
+def test_another_stack_warns(gpt2_dir, monkeypatch, caplog):
     real = hf.stack_info
     monkeypatch.setattr(hf, "stack_info", lambda device: {**real(device), "torch": "0.0-other"})
     blob = arzip.compress(ENGLISH[:300], f"hf:{gpt2_dir}", 1)
     monkeypatch.setattr(hf, "stack_info", real)
-    with pytest.warns(hf.StackMismatchWarning, match="another software stack"):
+    with caplog.at_level("WARNING", logger="arzip.hf"):
         assert arzip.decompress(blob) == ENGLISH[:300]
+    assert "another software stack (torch 0.0-other -> " in caplog.text
 
 
 def test_probabilities_that_differ_are_caught_never_returned(gpt2_dir, monkeypatch):
@@ -249,7 +250,7 @@ def test_probabilities_that_differ_are_caught_never_returned(gpt2_dir, monkeypat
 
 
 def test_decoding_with_other_cpu_kernels_is_exact_or_a_clear_error(gpt2_dir, tmp_path):
-    data = ENGLISH[:800] + b"\xff" + CODE[:300]
+    data = ENGLISH[:300] + b"\xff" + CODE[:100]
     packed = tmp_path / "k.arz"
     packed.write_bytes(arzip.compress(data, f"hf:{gpt2_dir}", 1))
     src = Path(arzip.__file__).resolve().parents[1]

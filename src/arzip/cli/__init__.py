@@ -20,17 +20,18 @@ Command = tuple[Callable[[], argparse.ArgumentParser], Callable[[argparse.Namesp
 
 
 def _subcommands() -> dict[str, Command]:
-    from . import bench, inspect
+    from . import bench, inspect, score
 
     return {
         "info": (inspect.info_parser, inspect.run_info),
         "list": (inspect.list_parser, inspect.run_list),
         "test": (inspect.test_parser, inspect.run_test),
         "bench": (bench.bench_parser, bench.run_bench),
+        "score": (score.score_parser, score.run_score),
     }
 
 
-SUBCOMMANDS = ("info", "list", "test", "bench")
+SUBCOMMANDS = ("info", "list", "test", "bench", "score")
 
 
 def main(argv: Sequence[str] | None = None, streams: Streams | None = None) -> int:

@@ -34,11 +34,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import math
 import os
 import re
 import threading
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -87,10 +87,6 @@ TOKENIZER_FILES = (
     "vocab.txt",
     "merges.txt",
 )
-
-
-class StackMismatchWarning(UserWarning):
-    """Decoding on another software stack than the encoder's: the bytes may not come back."""
 
 
 # ---------------------------------------------------------------- settings
@@ -662,14 +658,21 @@ def _decode_failure(params: HFParams) -> str:
     )
 
 
+_WARNED: set[str] = set()
+log = logging.getLogger("arzip.hf")
+
+
 def check_stack(params: HFParams) -> None:
-    """Warn when this machine's software stack is not the one that encoded the file."""
+    """Warn once per stack when this machine's software stack is not the one that encoded the file."""
     here = stack_info(params.device)
-    if here != params.stack:
-        differences = ", ".join(f"{k} {params.stack.get(k)} -> {here.get(k)}" for k in sorted(set(here) | set(params.stack)) if here.get(k) != params.stack.get(k))
-        warnings.warn(
-            f"arzip: decoding an hf file on another software stack ({differences}): "
-            "the bytes come back exactly or the file is reported as not decodable",
-            StackMismatchWarning,
-            stacklevel=2,
+    if here == params.stack:
+        return
+    keys = sorted(set(here) | set(params.stack))
+    differences = ", ".join(f"{k} {params.stack.get(k)} -> {here.get(k)}" for k in keys if here.get(k) != params.stack.get(k))
+    if differences not in _WARNED:
+        _WARNED.add(differences)
+        log.warning(
+            "arzip: warning: decoding an hf file on another software stack (%s): "
+            "it decodes exactly or is reported as not decodable",
+            differences,
         )
