@@ -72,15 +72,20 @@ class FrameWriter:
 
     def frame(self, codec_id: int, chunk: bytes | memoryview, payload: bytes | memoryview) -> bytes:
         """The bytes of one frame holding ``chunk`` coded as ``payload`` by ``codec_id``."""
+        return b"".join(self.frame_parts(codec_id, chunk, [payload]))
+
+    def frame_parts(self, codec_id: int, chunk: bytes | memoryview, payload_parts: list) -> list:
+        """:meth:`frame` as a list of bytes-like parts (no copy of a large payload)."""
         if not 1 <= len(chunk) <= self.header.chunk_bytes:
             raise ValueError(f"a chunk of {len(chunk)} bytes does not fit this stream's chunk size")
-        if len(payload) >= len(chunk):  # never grow a chunk: store it
-            codec_id, payload = STORE_ID, chunk
-        frame = FrameHeader(codec_id, len(chunk), len(payload), frame_checksum(chunk))
+        payload_size = sum(memoryview(part).nbytes for part in payload_parts)
+        if payload_size >= len(chunk):  # never grow a chunk: store it
+            codec_id, payload_parts, payload_size = STORE_ID, [chunk], len(chunk)
+        frame = FrameHeader(codec_id, len(chunk), payload_size, frame_checksum(chunk))
         self._index.add(frame)
         self._hasher.update(chunk)
         self.frames_written += 1
-        return frame.to_bytes() + bytes(payload)
+        return [frame.to_bytes(), *payload_parts]
 
     @property
     def content_size(self) -> int:
@@ -277,30 +282,37 @@ class Decompressor:
         self._parsed = end
 
     def _decode_pending(self, out: list) -> None:
+        """Decode the frames parsed so far, each codec's frames together, and emit in order."""
         frames, self._frames = self._frames, []
-        start = 0
-        while start < len(frames):  # runs of frames made by the same codec
-            stop = start
-            codec_id = frames[start][0].codec_id
-            while stop < len(frames) and frames[stop][0].codec_id == codec_id:
-                stop += 1
-            run = frames[start:stop]
+        if not frames:
+            return
+        assert self._context is not None
+        first_number = len(self._frames_seen)
+        by_codec: dict[int, list[int]] = {}
+        for position, (frame, _) in enumerate(frames):
+            by_codec.setdefault(frame.codec_id, []).append(position)
+        chunks: list = [None] * len(frames)
+        # Codecs that read earlier frames (refs) go last, once those frames are kept.
+        order = sorted(by_codec, key=lambda cid: codec_by_id(cid).uses_history)
+        for codec_id in order:
             codec = codec_by_id(codec_id)
-            assert self._context is not None
-            payloads = [(p if codec.accepts_views else bytes(p), f.raw_size) for f, p in run]
-            chunks = codec.decode_chunks(payloads, self._context, self._threads)
-            for (frame, _), chunk in zip(run, chunks):
-                number = len(self._frames_seen)
-                check_frame(frame, chunk, number)
+            positions = by_codec[codec_id]
+            payloads = [
+                (frames[p][1] if codec.accepts_views else bytes(frames[p][1]), frames[p][0].raw_size) for p in positions
+            ]
+            for position, chunk in zip(positions, codec.decode_chunks(payloads, self._context, self._threads)):
+                number = first_number + position
+                check_frame(frames[position][0], chunk, number)
+                chunks[position] = chunk
                 if number in self._retain:
                     self._context.history[number] = bytes(chunk)
-                self._frames_seen.append(frame)
-                self._hasher.update(chunk)
-                self._content_size += len(chunk)
-                out.append(chunk)
-                if self._progress is not None:
-                    self._progress(frame.payload_size)
-            start = stop
+        for (frame, _), chunk in zip(frames, chunks):
+            self._frames_seen.append(frame)
+            self._hasher.update(chunk)
+            self._content_size += len(chunk)
+            out.append(chunk)
+            if self._progress is not None:
+                self._progress(frame.payload_size)
 
     def _finish(self, index: StreamIndex) -> None:
         seen = self._frames_seen

@@ -46,6 +46,7 @@ class Codec(ABC):
     accepts_views: ClassVar[bool] = False  # decode_chunk takes a memoryview payload without a copy
     selectable: ClassVar[bool] = True  # offered by `-m`; False for codecs that only appear inside frames
     requires_model: ClassVar[bool] = False  # compressing needs a model reference (hf:PATH)
+    uses_history: ClassVar[bool] = False  # decoding reads earlier frames (CodingContext.history)
 
     # ------------------------------------------------------------ settings
     def available(self) -> bool:

@@ -18,6 +18,7 @@ Manifest (header parameters, JSON): {"version": 1, "directory": bool,
 from __future__ import annotations
 
 import json
+import mmap
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +38,7 @@ from . import frames as weight_frames
 from . import tensor_codec
 from .safetensors import DTYPES, SafetensorsLayout, TensorInfo, parse_layout, read_layout
 
-CHUNK_BYTES = 64 << 20
+CHUNK_BYTES = 16 << 20
 SMALL_TENSOR_BYTES = 1 << 16  # smaller tensors go through zstd, grouped
 GROUP_BYTES = 1 << 20
 ZSTD_ID, TENSOR_ID = 4, tensor_codec.TensorCodec.codec_id
@@ -67,7 +68,7 @@ class InputFile:
     path: str
     size: int
     layout: SafetensorsLayout | None = None
-    pieces: list[Piece] = field(default_factory=list)
+    mapped: memoryview | None = None
 
 
 # ---------------------------------------------------------------- planning
@@ -126,13 +127,14 @@ def plan_file(index: int, entry: InputFile) -> list[Piece]:
     return pieces
 
 
-def _read(entry: InputFile, piece: Piece) -> bytes:
-    with open(entry.path, "rb") as f:
-        f.seek(piece.start)
-        data = f.read(piece.end - piece.start)
-    if len(data) != piece.end - piece.start:
+def _read(entry: InputFile, piece: Piece) -> memoryview:
+    """The piece's bytes, a view of the file mapped into memory (no copy)."""
+    if entry.mapped is None:
+        with open(entry.path, "rb") as f:
+            entry.mapped = memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+    if len(entry.mapped) != entry.size:
         raise UsageError(f"{entry.path}: changed while it was read")
-    return data
+    return entry.mapped[piece.start : piece.end]
 
 
 def _mark_duplicates(inputs: list[InputFile], pieces: list[Piece]) -> list[int]:
@@ -144,6 +146,7 @@ def _mark_duplicates(inputs: list[InputFile], pieces: list[Piece]) -> list[int]:
             continue
         data = _read(inputs[piece.file_index], piece)
         key = (xxhash.xxh3_128_digest(data), len(data))
+        del data
         if key in seen:
             piece.kind, piece.ref = "ref", seen[key]
             referenced.add(seen[key])
@@ -203,10 +206,10 @@ def compress_weights(
     kinds: dict[str, int] = {}
     for piece in pieces:
         data = _read(inputs[piece.file_index], piece)
-        codec_id, payload = _encode_piece(piece, data, base_model, threads)
-        frame = writer.frame(codec_id, data, payload)
-        target.write(frame)
-        written += len(frame)
+        codec_id, payload_parts = _encode_piece(piece, data, base_model, threads)
+        for part in writer.frame_parts(codec_id, data, payload_parts):
+            target.write(part)
+            written += memoryview(part).nbytes
         kinds[piece.kind] = kinds.get(piece.kind, 0) + 1
         if progress is not None:
             progress(len(data))
@@ -216,24 +219,27 @@ def compress_weights(
     return ArchiveSummary(len(inputs), tensors, header.content_size or 0, written + len(tail), kinds)
 
 
-def _encode_piece(piece: Piece, data: bytes, base: weight_frames.BaseModel | None, threads: int) -> tuple[int, bytes]:
+def _encode_piece(
+    piece: Piece, data: memoryview, base: weight_frames.BaseModel | None, threads: int
+) -> tuple[int, list]:
+    """(codec id, payload parts) of one planned frame."""
     import zstandard
 
     if piece.kind == "ref":
-        return REF_ID, weight_frames.ref_payload(piece.ref)
+        return REF_ID, [weight_frames.ref_payload(piece.ref)]
     if piece.kind == "zstd":
-        level = SMALL_ZSTD_LEVEL if len(data) <= GROUP_BYTES * 8 else LARGE_ZSTD_LEVEL
-        return ZSTD_ID, zstandard.ZstdCompressor(level=level, write_checksum=False).compress(data)
-    payload = tensor_codec.encode_values(data, piece.width, threads)
+        level = SMALL_ZSTD_LEVEL if len(data) <= GROUP_BYTES else LARGE_ZSTD_LEVEL
+        return ZSTD_ID, [zstandard.ZstdCompressor(level=level, write_checksum=False).compress(data)]
+    parts = tensor_codec.encode_parts(data, piece.width, threads)
     if base is not None:
         found = base.tensor_bytes(piece.tensor)
         if found is not None and piece.tensor_offset + len(data) <= len(found[1]):
             base_chunk = found[1][piece.tensor_offset : piece.tensor_offset + len(data)]
             delta = weight_frames.delta_payload(data, base_chunk, piece.width, piece.tensor, piece.tensor_offset, threads)
-            if len(delta) < len(payload):
+            if len(delta) < sum(memoryview(part).nbytes for part in parts):
                 piece.kind = "delta"
-                return DELTA_ID, delta
-    return TENSOR_ID, payload
+                return DELTA_ID, [delta]
+    return TENSOR_ID, parts
 
 
 # ---------------------------------------------------------------- reading

@@ -54,7 +54,12 @@ class WeightsCodec(Codec):
         return "-"
 
     def chunk_bytes(self, level: int) -> int:
-        return 64 << 20
+        from .archive import CHUNK_BYTES
+
+        return CHUNK_BYTES
+
+    def batch_chunks(self, threads: int) -> int:
+        return 8 * threads  # tensors differ widely in size: give the threads many segments
 
     def referenced_frames(self, header) -> frozenset[int]:
         return frozenset(parse_manifest(header.params).get("referenced_frames", []))
@@ -69,6 +74,7 @@ class WeightsCodec(Codec):
 class RefCodec(Codec):
     name = "ref"
     selectable = False
+    uses_history = True
     codec_id = 21
     summary = "a repeat of an earlier frame (dedup of identical tensors)"
 

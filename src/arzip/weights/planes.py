@@ -65,25 +65,6 @@ def choose_head_bits(top: np.ndarray, count: int, width_bits: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def split(values: np.ndarray, head_bits: int, width_bits: int, byte_planes: int, nibbles: bool):
-    """(heads uint16, byte planes uint8 [byte_planes, n], nibble plane uint8 [(n+1)//2])."""
-    n = values.shape[0]
-    tail_bits = width_bits - head_bits
-    heads = np.empty(n, dtype=np.uint16)
-    planes = np.empty((byte_planes, n), dtype=np.uint8)
-    nibble_plane = np.zeros((n + 1) // 2 if nibbles else 0, dtype=np.uint8)
-    nibble_shift = 8 * byte_planes
-    for i in range(n):
-        v = values[i]
-        heads[i] = v >> tail_bits
-        for j in range(byte_planes):
-            planes[j, i] = (v >> (8 * j)) & 0xFF
-        if nibbles:
-            nibble_plane[i >> 1] |= ((v >> nibble_shift) & 0xF) << (4 * (i & 1))
-    return heads, planes, nibble_plane
-
-
-@njit(cache=True, nogil=True)
 def join_tails(out: np.ndarray, first: int, count: int, planes: np.ndarray, nibble_plane: np.ndarray) -> None:
     """OR the tail planes into out[first:first+count], whose heads are already in place.
 
@@ -104,3 +85,33 @@ def join_tails(out: np.ndarray, first: int, count: int, planes: np.ndarray, nibb
             for j in range(byte_planes):
                 tail |= np.int64(planes[j, i]) << (8 * j)
             out[i] |= tail
+
+
+@njit(cache=True, nogil=True)
+def split_into(
+    values: np.ndarray,
+    first: int,
+    count: int,
+    head_bits: int,
+    width_bits: int,
+    heads: np.ndarray,
+    planes: np.ndarray,
+    nibble_plane: np.ndarray,
+) -> None:
+    """Like :func:`split` for values[first:first+count], into arrays for the whole tensor.
+
+    ``first`` must be even when there is a nibble plane (two values share its bytes).
+    """
+    tail_bits = width_bits - head_bits
+    byte_planes = planes.shape[0]
+    nibble_shift = 8 * byte_planes
+    for i in range(first, first + count):
+        v = values[i]
+        heads[i] = v >> tail_bits
+        for j in range(byte_planes):
+            planes[j, i] = (v >> (8 * j)) & 0xFF
+    if nibble_plane.shape[0] > 0:
+        for i in range(first, first + count, 2):
+            low = (values[i] >> nibble_shift) & 0xF
+            high = (values[i + 1] >> nibble_shift) & 0xF if i + 1 < first + count else 0
+            nibble_plane[i >> 1] = low | (high << 4)

@@ -21,7 +21,6 @@ Payload, all integers little-endian, varints LEB128:
 
 from __future__ import annotations
 
-import io
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -43,7 +42,7 @@ def _numba():
 
     return rans, planes
 
-SEGMENT_VALUES = 1 << 20
+SEGMENT_VALUES = 1 << 18  # even, so that a segment owns whole bytes of the nibble plane
 _RAW, _ZSTD, _ZEROS = 0, 1, 2
 _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 TAIL_SAMPLE_BYTES = 1 << 16
@@ -119,23 +118,19 @@ class _Table:
         return cls(freqs)
 
 
-def _store_plane(plane: np.ndarray, out: io.BytesIO) -> None:
-    """Write a tail plane as mode + length + bytes: raw unless zeros or zstd pays."""
+def _store_plane(plane: np.ndarray) -> list:
+    """A tail plane as parts: mode + length, then the bytes: raw unless zeros or zstd pays."""
     import zstandard
 
     data = memoryview(plane)
     if not plane.any():
-        out.write(bytes((_ZEROS,)) + encode_varint(0))
-        return
+        return [bytes((_ZEROS,)) + encode_varint(0)]
     sample = data[:TAIL_SAMPLE_BYTES]
     if len(zstandard.ZstdCompressor(level=1).compress(sample)) < 0.9 * len(sample):
         packed = zstandard.ZstdCompressor(level=3).compress(data)
         if len(packed) < len(data):
-            out.write(bytes((_ZSTD,)) + encode_varint(len(packed)))
-            out.write(packed)
-            return
-    out.write(bytes((_RAW,)) + encode_varint(len(data)))
-    out.write(data)
+            return [bytes((_ZSTD,)) + encode_varint(len(packed)), packed]
+    return [bytes((_RAW,)) + encode_varint(len(data)), data]
 
 
 def _load_planes(cur: _Cursor, payload: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
@@ -184,85 +179,128 @@ def _segments(n: int) -> list[tuple[int, int]]:
     return [(first, min(SEGMENT_VALUES, n - first)) for first in range(0, n, SEGMENT_VALUES)]
 
 
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
 def _pool_map(function, items: Sequence, threads: int) -> list:
+    """``map`` on a thread pool kept for the process (numba code releases the GIL)."""
     if threads <= 1 or len(items) <= 1:
         return [function(item) for item in items]
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return list(pool.map(function, items))
+    if threads not in _POOLS:
+        _POOLS[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="arzip-tensor")
+    return list(_POOLS[threads].map(function, items))
+
+
+def encode_parts(chunk: bytes | memoryview, width_bytes: int, threads: int = 1) -> list:
+    """The payload for ``chunk`` (a whole number of values of ``width_bytes`` each), as a
+    list of bytes-like parts to be written one after another."""
+    rans, planes = _numba()
+    values = values_of(chunk, width_bytes)
+    n = values.shape[0]
+    width_bits = 8 * width_bytes
+    segments = _segments(n)
+    tops = _pool_map(lambda seg: planes.top_histogram(values[seg[0] : seg[0] + seg[1]], width_bits), segments, threads)
+    top = np.sum(tops, axis=0) if tops else np.zeros(1 << min(16, width_bits), dtype=np.int64)
+    head_bits = planes.choose_head_bits(top, n, width_bits)
+    byte_planes, nibbles = planes.tail_layout(width_bits, head_bits)
+    table = _Table.from_counts(planes.head_histogram(top, head_bits))
+    heads = np.empty(n, dtype=np.uint16)
+    tail_planes = np.empty((byte_planes, n), dtype=np.uint8)
+    nibble_plane = np.zeros((n + 1) // 2 if nibbles else 0, dtype=np.uint8)
+
+    def split_and_code(segment: tuple[int, int]) -> np.ndarray | None:
+        first, count = segment  # first is even: a segment owns whole nibble bytes
+        planes.split_into(values, first, count, head_bits, width_bits, heads, tail_planes, nibble_plane)
+        if table.single is not None:
+            return None
+        return rans.encode(heads[first : first + count], table.freqs, table.starts)
+
+    words = [w for w in _pool_map(split_and_code, segments, threads) if w is not None]
+    parts: list = [bytes((width_bytes, head_bits)) + encode_varint(n) + table.to_bytes()]
+    parts.append(encode_varint(len(words)) + b"".join(encode_varint(w.shape[0]) for w in words))
+    parts += [memoryview(w if sys.byteorder == "little" else w.astype("<u4")).cast("B") for w in words]
+    for plane in list(tail_planes) + ([nibble_plane] if nibbles else []):
+        parts += _store_plane(plane)
+    return parts
 
 
 def encode_values(chunk: bytes | memoryview, width_bytes: int, threads: int = 1) -> bytes:
-    """The payload for ``chunk``, a whole number of values of ``width_bytes`` each."""
-    rans, planes = _numba()
-    values = values_of(chunk, width_bytes)
-    width_bits = 8 * width_bytes
-    top = planes.top_histogram(values, width_bits)
-    head_bits = planes.choose_head_bits(top, values.shape[0], width_bits)
-    byte_planes, nibbles = planes.tail_layout(width_bits, head_bits)
-    heads, tail_planes, nibble_plane = planes.split(values, head_bits, width_bits, byte_planes, nibbles)
-    table = _Table.from_counts(planes.head_histogram(top, head_bits))
-    out = io.BytesIO()
-    out.write(bytes((width_bytes, head_bits)) + encode_varint(values.shape[0]))
-    out.write(table.to_bytes())
-    segments = _segments(values.shape[0]) if table.single is None else []
-    words = _pool_map(
-        lambda seg: rans.encode(heads[seg[0] : seg[0] + seg[1]], table.freqs, table.starts), segments, threads
-    )
-    out.write(encode_varint(len(words)) + b"".join(encode_varint(w.shape[0]) for w in words))
-    for w in words:
-        out.write(memoryview(w if sys.byteorder == "little" else w.astype("<u4")))
-    for plane in list(tail_planes) + ([nibble_plane] if nibbles else []):
-        _store_plane(plane, out)
-    return out.getvalue()
+    """The payload for ``chunk`` as one bytes object (see :func:`encode_parts`)."""
+    return b"".join(encode_parts(chunk, width_bytes, threads))
+
+
+class _Frame:
+    """A parsed tensor payload, ready to decode segment by segment."""
+
+    def __init__(self, payload: bytes | memoryview, raw_size: int) -> None:
+        _, planes = _numba()
+        buffer = np.frombuffer(payload, dtype=np.uint8)
+        cur = _Cursor(payload)
+        try:
+            self.width_bytes, self.head_bits = cur.u8(), cur.u8()
+            if self.width_bytes not in _UNSIGNED or self.head_bits not in planes.head_bits_choices(8 * self.width_bytes):
+                raise FormatError("corrupt .arz file: bad tensor frame")
+            n = self.count = cur.varint()
+            if n * self.width_bytes != raw_size:
+                raise FormatError("corrupt .arz file: tensor frame size mismatch")
+            self.table = _Table.read(cur, self.head_bits)
+            self.segments = _segments(n)
+            coded = self.segments if self.table.single is None else []
+            if cur.varint() != len(coded):
+                raise FormatError("corrupt .arz file: bad tensor frame")
+            word_counts = [cur.varint() for _ in coded]
+            self.words = []
+            for count in word_counts:
+                start = cur.offset
+                cur.skip(4 * count)
+                words = np.frombuffer(buffer[start : start + 4 * count], dtype="<u4")
+                self.words.append(words.astype(np.uint32, copy=sys.byteorder == "big"))
+            byte_planes, nibbles = planes.tail_layout(8 * self.width_bytes, self.head_bits)
+            sizes = [n] * byte_planes + ([(n + 1) // 2] if nibbles else [])
+            loaded = _load_planes(cur, buffer, sizes)
+        except NeedMoreData:
+            raise FormatError("corrupt .arz file: bad tensor frame") from None
+        self.tail = _stack(loaded[:byte_planes], n)
+        self.nibble_plane = loaded[byte_planes] if nibbles else np.zeros(0, dtype=np.uint8)
+        self.out = np.empty(n, dtype=_UNSIGNED[self.width_bytes])
+        self.slots = None
+
+    def jobs(self) -> list[tuple[_Frame, int]]:
+        return [(self, i) for i in range(len(self.segments))]
+
+    def decode_segment(self, index: int) -> None:
+        rans, planes = _numba()
+        first, count = self.segments[index]
+        shift = 8 * self.width_bytes - self.head_bits
+        if self.table.single is not None:
+            self.out[first : first + count] = self.table.single << shift
+        else:
+            rans.decode_into(self.words[index], self.out, shift, first, count, self.slots)
+        planes.join_tails(self.out, first, count, self.tail, self.nibble_plane)
+
+    def prepare(self) -> None:
+        if self.table.single is None:
+            rans, _ = _numba()
+            self.slots = rans.slot_table(self.table.freqs, self.table.starts)
+
+    def result(self) -> memoryview:
+        out = self.out if sys.byteorder == "little" else self.out.astype(self.out.dtype.newbyteorder("<"))
+        return memoryview(out).cast("B")
+
+
+def decode_many(frames: Sequence[tuple[bytes | memoryview, int]], threads: int = 1) -> list[memoryview]:
+    """Decode several tensor payloads, all their segments sharing the threads."""
+    parsed = [_Frame(payload, raw_size) for payload, raw_size in frames]
+    for frame in parsed:
+        frame.prepare()
+    jobs = [job for frame in parsed for job in frame.jobs()]
+    _pool_map(lambda job: job[0].decode_segment(job[1]), jobs, threads)
+    return [frame.result() for frame in parsed]
 
 
 def decode_values(payload: bytes | memoryview, raw_size: int, threads: int = 1) -> memoryview:
     """Mirror of :func:`encode_values` (the values' bytes); FormatError on a bad payload."""
-    rans, planes = _numba()
-    buffer = np.frombuffer(payload, dtype=np.uint8)
-    cur = _Cursor(payload)
-    try:
-        width_bytes, head_bits = cur.u8(), cur.u8()
-        if width_bytes not in _UNSIGNED or head_bits not in planes.head_bits_choices(8 * width_bytes):
-            raise FormatError("corrupt .arz file: bad tensor frame")
-        n = cur.varint()
-        if n * width_bytes != raw_size:
-            raise FormatError("corrupt .arz file: tensor frame size mismatch")
-        table = _Table.read(cur, head_bits)
-        segments = _segments(n) if table.single is None else []
-        if cur.varint() != len(segments):
-            raise FormatError("corrupt .arz file: bad tensor frame")
-        word_counts = [cur.varint() for _ in segments]
-        word_arrays = []
-        for count in word_counts:
-            start = cur.offset
-            cur.skip(4 * count)
-            words = buffer[start : start + 4 * count]
-            word_arrays.append(np.frombuffer(words, dtype="<u4").astype(np.uint32, copy=sys.byteorder == "big"))
-        byte_planes, nibbles = planes.tail_layout(8 * width_bytes, head_bits)
-        sizes = [n] * byte_planes + ([(n + 1) // 2] if nibbles else [])
-        loaded = _load_planes(cur, buffer, sizes)
-    except NeedMoreData:
-        raise FormatError("corrupt .arz file: bad tensor frame") from None
-    tail = _stack(loaded[:byte_planes], n)
-    nibble_plane = loaded[byte_planes] if nibbles else np.zeros(0, dtype=np.uint8)
-    out = np.empty(n, dtype=_UNSIGNED[width_bytes])
-    shift = 8 * width_bytes - head_bits
-    if table.single is not None:
-        out[:] = table.single << shift
-        planes.join_tails(out, 0, n, tail, nibble_plane)
-    else:
-        slots = rans.slot_table(table.freqs, table.starts)
-
-        def decode_segment(job: tuple[tuple[int, int], np.ndarray]) -> None:
-            (first, count), words = job
-            rans.decode_into(words, out, shift, first, count, slots)
-            planes.join_tails(out, first, count, tail, nibble_plane)
-
-        _pool_map(decode_segment, list(zip(segments, word_arrays)), threads)
-    if sys.byteorder == "big":
-        out = out.astype(out.dtype.newbyteorder("<"))
-    return memoryview(out).cast("B")
+    return decode_many([(payload, raw_size)], threads)[0]
 
 
 class TensorCodec(Codec):
@@ -289,5 +327,4 @@ class TensorCodec(Codec):
     def decode_chunks(
         self, frames: Sequence[tuple[bytes, int]], context: CodingContext, threads: int = 1
     ) -> list[bytes]:
-        # One frame at a time, each on all threads: tensors differ widely in size.
-        return [decode_values(payload, raw_size, threads) for payload, raw_size in frames]
+        return decode_many(frames, threads)
