@@ -13,6 +13,7 @@ O2, O3, O4, O5, O6, O8 = 0, 1, 2, 3, 4, 5
 WORD, WORD2, WORD3 = 6, 7, 8
 SPARSE1, SPARSE2, SPARSE3 = 9, 10, 11
 REC1, REC2, COLUMN = 12, 13, 14
+WORD_SKIP, WORD_SEP, FOLD4, MATCHED, IND1, IND2 = 15, 16, 17, 18, 19, 20
 
 MB = 1 << 20
 
@@ -27,10 +28,10 @@ class CMLevel:
     dc_bits: int  # log2 of the number of 16-counter lines of the order-2 direct counters
     contexts: tuple  # hashed context ids in use (orders 0-1 are always on)
     sm_limit: int = 1023  # state-map adaptation count limit
-    mixer_lr: int = 6  # first-layer mixer learning rate
-    mixer_lr_boost: int = 0  # extra first-layer learning rate at the start, decaying
-    mixer2_lr: int = 4  # final mixer learning rate
-    apm_rate: int = 7  # APM update shift
+    mixer_lr: int = 11  # first-layer mixer learning rate
+    mixer_lr_boost: int = 32  # extra first-layer learning rate at the start, decaying
+    mixer2_lr: int = 5  # final mixer learning rate
+    apm_rate: int = 5  # APM update shift
     match_min: int = 6  # minimum match length the match model looks up
 
 
@@ -47,19 +48,22 @@ def _level(level, chunk_mb, table_bits, match_bits, contexts, **kw) -> CMLevel:
                    contexts=tuple(contexts), **kw)
 
 
-_FAST = (O2, O3, O4, O6, WORD)
-_MID = (O2, O3, O4, O5, O8, WORD, WORD2, REC2, COLUMN)
-_FULL = (O2, O3, O4, O5, O8, WORD, WORD2, WORD3, SPARSE2, REC2, COLUMN)
+# orders 0-2 are always on (direct tables); these are the hashed contexts
+_L1 = (O3, O4, O6, WORD)
+_L3 = (O3, O4, O6, WORD, WORD2, COLUMN)
+_L5 = (O3, O4, O5, O8, WORD, WORD2, WORD3, SPARSE2, REC2, COLUMN)
+_L7 = _L5 + (WORD_SKIP, MATCHED)
+_L9 = _L7 + (WORD_SEP, IND2, IND1)
 
 LEVELS: dict[int, CMLevel] = {
-    1: _level(1, 4, 18, 18, _FAST),
-    2: _level(2, 4, 19, 19, _FAST),
-    3: _level(3, 4, 20, 20, _MID),
-    4: _level(4, 8, 21, 20, _MID),
-    5: _level(5, 8, 22, 21, _FULL),
-    6: _level(6, 8, 23, 22, _FULL),
-    7: _level(7, 16, 24, 22, _FULL),
-    8: _level(8, 16, 24, 23, _FULL),
-    9: _level(9, 16, 24, 24, _FULL),
+    1: _level(1, 4, 18, 18, _L1),
+    2: _level(2, 4, 20, 19, _L1),
+    3: _level(3, 4, 20, 20, _L3),
+    4: _level(4, 8, 21, 20, _L3),
+    5: _level(5, 8, 22, 22, _L5),
+    6: _level(6, 8, 23, 22, _L5),
+    7: _level(7, 16, 23, 22, _L7),
+    8: _level(8, 16, 24, 23, _L7),
+    9: _level(9, 16, 24, 24, _L9),
 }
 DEFAULT_LEVEL = 5

@@ -42,7 +42,7 @@ N_CTX_IDS = 21
 
 N_DIRECT = 2  # order 0 and order 1 use direct (unhashed) state tables
 MIX_A_SETS = 256  # selected by the partial byte c0
-MIX_B_SETS = 32  # selected by match length bucket x known-context count
+MIX_B_SETS = 256  # selected by match length bucket x known-context count x bit position
 MIX_C_SETS = 256  # selected by the previous byte
 N_MIXERS = 3
 N_EXTRA = 5  # inputs besides the contexts: 2 direct counters, 2 match, bias
@@ -165,6 +165,20 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                         known += 1
                 # order-2 direct counters: one 16-entry line per nibble, no checksum
                 dcb = (hash_final(hash_mix(o2h, c0)) >> (32 - dbits)) << 4
+            elif b == 3:
+                # prefetch: the second nibble's bucket is one of two, so touch both
+                # now and its cache miss overlaps the coding of the fourth bit
+                touch = 0
+                for a in range(nact):
+                    h = ctxh[act[a]]
+                    h0 = hash_final(hash_mix(h, c0 << 1))
+                    h1 = hash_final(hash_mix(h, (c0 << 1) | 1))
+                    touch += T[(h0 >> (32 - tbits)) << 4] + T[(h1 >> (32 - tbits)) << 4]
+                tsum += touch
+            # APM rows are known before the mixer output: touch them early too
+            j2 = (c0 | (c1 << 8)) * 33
+            j3 = ((h3 + c0) & 0xFFFF) * 33
+            tsum += A2[j2] + A2[j2 + 32] + A3[j3] + A3[j3 + 32]
             # ---- 2. states -> probabilities -> mixer inputs -----------------
             # (adaptive StateMap per context, as in lpaq1: state -> 22-bit P(1))
             s = T01[c0]
@@ -213,7 +227,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 mlb = 3
             kn = known * 8 // (nact + 1)
             b0 = c0 * nin
-            b1 = (MIX_A_SETS + mlb * 8 + kn) * nin
+            b1 = (MIX_A_SETS + ((mlb * 8 + kn) << 3) + b) * nin
             b2 = (MIX_A_SETS + MIX_B_SETS + c1) * nin
             acc0 = 0
             acc1 = 0
@@ -238,8 +252,8 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             wt = sidx & 127
             near = wt >> 6
             j1 = c0 * 33 + lo
-            j2 = (c0 | (c1 << 8)) * 33 + lo
-            j3 = ((h3 + c0) & 0xFFFF) * 33 + lo
+            j2 += lo
+            j3 += lo
             a1p = (np.int64(A1[j1]) * (128 - wt) + np.int64(A1[j1 + 1]) * wt) >> 7
             a2p = (np.int64(A2[j2]) * (128 - wt) + np.int64(A2[j2 + 1]) * wt) >> 7
             a3p = (np.int64(A3[j3]) * (128 - wt) + np.int64(A3[j3 + 1]) * wt) >> 7
