@@ -32,7 +32,8 @@ class CMLevel:
     mixer_lr_boost: int = 32  # extra first-layer learning rate at the start, decaying
     mixer2_lr: int = 5  # final mixer learning rate
     apm_rate: int = 5  # APM update shift
-    match_min: int = 6  # minimum match length the match model looks up
+    match_min: int = 6
+    lean: bool = False  # one mixer weight set and one APM instead of 3+1 mixers, 3 APMs  # minimum match length the match model looks up
 
 
 def _memory(table_bits: int, match_bits: int, dc_bits: int) -> int:
@@ -49,15 +50,16 @@ def _level(level, chunk_mb, table_bits, match_bits, contexts, **kw) -> CMLevel:
 
 
 # orders 0-2 are always on (direct tables); these are the hashed contexts
-_L1 = (O3, O4, O6, WORD)
+_L1 = (O4, WORD)
+_L2 = (O3, O4, O6, WORD)
 _L3 = (O3, O4, O6, WORD, WORD2, COLUMN)
 _L5 = (O3, O4, O5, O8, WORD, WORD2, WORD3, SPARSE2, REC2, COLUMN)
 _L7 = _L5 + (WORD_SKIP, MATCHED)
 _L9 = _L7 + (WORD_SEP, IND2, IND1)
 
 LEVELS: dict[int, CMLevel] = {
-    1: _level(1, 4, 18, 18, _L1),
-    2: _level(2, 4, 20, 19, _L1),
+    1: _level(1, 4, 20, 18, _L1, lean=True),
+    2: _level(2, 4, 20, 19, _L2, lean=True),
     3: _level(3, 4, 20, 20, _L3),
     4: _level(4, 8, 21, 20, _L3),
     5: _level(5, 8, 22, 22, _L5),

@@ -29,8 +29,8 @@ from .levels import CMLevel
 from .tables import N_STATES, SQUASH, SQUASH16, STATE_N, STATE_NEXT, STATE_P0, STRETCH
 
 # indices of the runtime parameter vector ``prm``
-P_TBITS, P_MBITS, P_SMLIMIT, P_LR, P_LR2, P_APMRATE, P_MINLEN, P_LRBOOST, P_DBITS = range(9)
-N_PARAMS = 9
+P_TBITS, P_MBITS, P_SMLIMIT, P_LR, P_LR2, P_APMRATE, P_MINLEN, P_LRBOOST, P_DBITS, P_LEAN = range(10)
+N_PARAMS = 10
 
 # hashed context ids (a level lists the ones it uses)
 C_O2, C_O3, C_O4, C_O5, C_O6, C_O8 = 0, 1, 2, 3, 4, 5
@@ -70,6 +70,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
     apm_rate = prm[P_APMRATE]
     minlen = prm[P_MINLEN]
     lr_boost = prm[P_LRBOOST]
+    lean = prm[P_LEAN] != 0  # fast levels: one mixer weight set and one APM
     lr_now = lr
     nact = act.shape[0]
     nctx = N_DIRECT + nact
@@ -138,8 +139,45 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                     hh[a] = h
                     touch += T[(h >> (32 - tbits)) << 4]
                 tsum += touch
+                if b == 0 and i > 0:
+                    # match model, for the byte just coded: done here, between
+                    # issuing the bucket loads and probing them, so that the match
+                    # table's cache miss overlaps theirs
+                    c = c4 & 255
+                    pos = i
+                    # match model: follow the current match or look a new one up by hash
+                    if mlen > 0:
+                        if buf[mptr] == c:
+                            mlen += 1
+                            mptr += 1
+                            if mlen > 65535:
+                                mlen = 65535
+                        else:
+                            mlen = 0
+                    if pos >= minlen:
+                        hm = 0
+                        for kk in range(1, minlen + 1):
+                            hm = hash_mix(hm, buf[pos - kk])
+                        hm = hash_final(hm) & mmask
+                        if mlen == 0:
+                            cand = MT[hm]
+                            if cand > 0:
+                                ln = 0
+                                while ln < 64 and cand - 1 - ln >= 0 and buf[cand - 1 - ln] == buf[pos - 1 - ln]:
+                                    ln += 1
+                                if ln >= minlen:
+                                    mlen = ln
+                                    mptr = cand
+                        MT[hm] = pos
+                    # the byte the match model expects next, with its length bucket
+                    if mlen > 0:
+                        ctxh[C_MATCHED] = hash_mix(hash_mix(0x7001, buf[mptr]), min(mlen, 16) >> 2)
+                    else:
+                        ctxh[C_MATCHED] = 0x7002
                 for a in range(nact):
                     h = hh[a]
+                    if b == 0 and act[a] == C_MATCHED:
+                        h = hash_final(ctxh[C_MATCHED])  # changed by the match update
                     chk = h & 255
                     bi = h >> (32 - tbits)
                     base = bi << 4
@@ -178,7 +216,9 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             # APM rows are known before the mixer output: touch them early too
             j2 = (c0 | (c1 << 8)) * 33
             j3 = ((h3 + c0) & 0xFFFF) * 33
-            tsum += A2[j2] + A2[j2 + 32] + A3[j3] + A3[j3 + 32]
+            tsum += A2[j2] + A2[j2 + 32]
+            if not lean:
+                tsum += A3[j3] + A3[j3 + 32]
             # ---- 2. states -> probabilities -> mixer inputs -----------------
             # (adaptive StateMap per context, as in lpaq1: state -> 22-bit P(1))
             s = T01[c0]
@@ -232,18 +272,27 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             acc0 = 0
             acc1 = 0
             acc2 = 0
-            for kk in range(nin):
-                xv = x[kk]
-                acc0 += xv * W[b0 + kk]
-                acc1 += xv * W[b1 + kk]
-                acc2 += xv * W[b2 + kk]
-            st0 = min(max(acc0 >> 16, -2047), 2047)
-            st1 = min(max(acc1 >> 16, -2047), 2047)
-            st2 = min(max(acc2 >> 16, -2047), 2047)
             base2 = c0 * 4
-            stf = (st0 * W2[base2] + st1 * W2[base2 + 1] + st2 * W2[base2 + 2]
-                   + 256 * W2[base2 + 3]) >> 16
-            stf = min(max(stf, -2047), 2047)
+            if lean:
+                # fast levels: one weight set, no second layer
+                for kk in range(nin):
+                    acc0 += x[kk] * W[b0 + kk]
+                st0 = min(max(acc0 >> 16, -2047), 2047)
+                st1 = st0
+                st2 = st0
+                stf = st0
+            else:
+                for kk in range(nin):
+                    xv = x[kk]
+                    acc0 += xv * W[b0 + kk]
+                    acc1 += xv * W[b1 + kk]
+                    acc2 += xv * W[b2 + kk]
+                st0 = min(max(acc0 >> 16, -2047), 2047)
+                st1 = min(max(acc1 >> 16, -2047), 2047)
+                st2 = min(max(acc2 >> 16, -2047), 2047)
+                stf = (st0 * W2[base2] + st1 * W2[base2 + 1] + st2 * W2[base2 + 2]
+                       + 256 * W2[base2 + 3]) >> 16
+                stf = min(max(stf, -2047), 2047)
             pf = squash[stf + 2048]
             # ---- 5. APM / SSE stages (paq8): interpolate between the two of 33
             # buckets around stretch(p), per context; the nearer one learns.
@@ -254,10 +303,13 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             j1 = c0 * 33 + lo
             j2 += lo
             j3 += lo
-            a1p = (np.int64(A1[j1]) * (128 - wt) + np.int64(A1[j1 + 1]) * wt) >> 7
             a2p = (np.int64(A2[j2]) * (128 - wt) + np.int64(A2[j2 + 1]) * wt) >> 7
-            a3p = (np.int64(A3[j3]) * (128 - wt) + np.int64(A3[j3 + 1]) * wt) >> 7
-            p16 = (squash16[sidx] * 2 + a1p + a2p * 2 + a3p * 3) >> 3
+            if lean:
+                p16 = (squash16[sidx] + a2p) >> 1
+            else:
+                a1p = (np.int64(A1[j1]) * (128 - wt) + np.int64(A1[j1 + 1]) * wt) >> 7
+                a3p = (np.int64(A3[j3]) * (128 - wt) + np.int64(A3[j3 + 1]) * wt) >> 7
+                p16 = (squash16[sidx] * 2 + a1p + a2p * 2 + a3p * 3) >> 3
             if p16 < 16:
                 p16 = 16
             elif p16 > 65520:
@@ -336,28 +388,33 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 msmp[mctx] = (pp << 10) | (cn + (cn < 1023))
             # mixers: w += x * err * lr (err = bit - p, 12-bit)
             e0 = ((y << 12) - squash[st0 + 2048]) * lr_now
-            e1 = ((y << 12) - squash[st1 + 2048]) * lr_now
-            e2 = ((y << 12) - squash[st2 + 2048]) * lr_now
-            for kk in range(nin):
-                xv = x[kk]
-                W[b0 + kk] += (xv * e0 + 32768) >> 16
-                W[b1 + kk] += (xv * e1 + 32768) >> 16
-                W[b2 + kk] += (xv * e2 + 32768) >> 16
-            ef = ((y << 12) - pf) * lr2
-            W2[base2] += (st0 * ef + 32768) >> 16
-            W2[base2 + 1] += (st1 * ef + 32768) >> 16
-            W2[base2 + 2] += (st2 * ef + 32768) >> 16
-            W2[base2 + 3] += (256 * ef + 32768) >> 16
+            if lean:
+                for kk in range(nin):
+                    W[b0 + kk] += (x[kk] * e0 + 32768) >> 16
+            else:
+                e1 = ((y << 12) - squash[st1 + 2048]) * lr_now
+                e2 = ((y << 12) - squash[st2 + 2048]) * lr_now
+                for kk in range(nin):
+                    xv = x[kk]
+                    W[b0 + kk] += (xv * e0 + 32768) >> 16
+                    W[b1 + kk] += (xv * e1 + 32768) >> 16
+                    W[b2 + kk] += (xv * e2 + 32768) >> 16
+                ef = ((y << 12) - pf) * lr2
+                W2[base2] += (st0 * ef + 32768) >> 16
+                W2[base2 + 1] += (st1 * ef + 32768) >> 16
+                W2[base2 + 2] += (st2 * ef + 32768) >> 16
+                W2[base2 + 3] += (256 * ef + 32768) >> 16
             # APMs: the nearer bucket moves toward the bit
             j1 += near
             j2 += near
             j3 += near
-            av = np.int64(A1[j1])
-            A1[j1] = av + (((y << 16) - av) >> apm_rate)
             av = np.int64(A2[j2])
             A2[j2] = av + (((y << 16) - av) >> apm_rate)
-            av = np.int64(A3[j3])
-            A3[j3] = av + (((y << 16) - av) >> apm_rate)
+            if not lean:
+                av = np.int64(A1[j1])
+                A1[j1] = av + (((y << 16) - av) >> apm_rate)
+                av = np.int64(A3[j3])
+                A3[j3] = av + (((y << 16) - av) >> apm_rate)
             c0 = (c0 << 1) | y
             nib = (nib << 1) | y
         # ---- end of byte: update byte-level contexts --------------------------
@@ -442,35 +499,6 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
         ind2[c2i] = ((ind2[c2i] << 8) | c) & 0xFFFF
         ctxh[C_IND1] = hash_mix(hash_mix(0x6001, c), ind1[c])
         ctxh[C_IND2] = hash_mix(hash_mix(0x6002, c4 & 0xFFFF), ind2[c4 & 0xFFFF])
-        # match model: follow the current match or look a new one up by hash
-        if mlen > 0:
-            if buf[mptr] == c:
-                mlen += 1
-                mptr += 1
-                if mlen > 65535:
-                    mlen = 65535
-            else:
-                mlen = 0
-        if pos >= minlen:
-            hm = 0
-            for kk in range(1, minlen + 1):
-                hm = hash_mix(hm, buf[pos - kk])
-            hm = hash_final(hm) & mmask
-            if mlen == 0:
-                cand = MT[hm]
-                if cand > 0:
-                    ln = 0
-                    while ln < 64 and cand - 1 - ln >= 0 and buf[cand - 1 - ln] == buf[pos - 1 - ln]:
-                        ln += 1
-                    if ln >= minlen:
-                        mlen = ln
-                        mptr = cand
-            MT[hm] = pos
-        # the byte the match model expects next, with its length bucket
-        if mlen > 0:
-            ctxh[C_MATCHED] = hash_mix(hash_mix(0x7001, buf[mptr]), min(mlen, 16) >> 2)
-        else:
-            ctxh[C_MATCHED] = 0x7002
     cstate[0] = low
     cstate[1] = high
     cstate[2] = cpos
@@ -517,6 +545,7 @@ def _params(lv: CMLevel) -> np.ndarray:
     prm[P_APMRATE] = lv.apm_rate
     prm[P_MINLEN] = lv.match_min
     prm[P_LRBOOST] = lv.mixer_lr_boost
+    prm[P_LEAN] = int(lv.lean)
     return prm
 
 
