@@ -101,15 +101,27 @@ def _read(words: np.ndarray, pos: int) -> int:
 
 @njit(cache=True, nogil=True)
 def decode_into(words: np.ndarray, out: np.ndarray, shift: int, first: int, count: int, table: np.ndarray) -> None:
-    """Decode ``count`` symbols into out[first:first+count], each shifted left by ``shift``.
+    """Decode ``count`` symbols into out[first:first+count], each shifted left by ``shift``."""
+    decode_block(words, decoder_state(words), out, first, count, shift, table)
 
-    (The weights codec decodes exponents straight into their place in the value.)
-    """
-    x0 = (_read(words, 0) << _WORD_BITS) | _read(words, 1)
-    x1 = (_read(words, 2) << _WORD_BITS) | _read(words, 3)
-    x2 = (_read(words, 4) << _WORD_BITS) | _read(words, 5)
-    x3 = (_read(words, 6) << _WORD_BITS) | _read(words, 7)
-    pos = 2 * LANES
+
+@njit(cache=True, nogil=True)
+def decoder_state(words: np.ndarray) -> np.ndarray:
+    """The four lane states read from the payload's start, and the next word's position."""
+    state = np.zeros(LANES + 1, dtype=np.int64)
+    for lane in range(LANES):
+        state[lane] = (_read(words, 2 * lane) << _WORD_BITS) | _read(words, 2 * lane + 1)
+    state[LANES] = 2 * LANES
+    return state
+
+
+@njit(cache=True, nogil=True)
+def decode_block(
+    words: np.ndarray, state: np.ndarray, out: np.ndarray, first: int, count: int, shift: int, table: np.ndarray
+) -> None:
+    """Continue decoding: ``count`` symbols into out[first:first+count], shifted left by
+    ``shift``. Every block but the last must hold a multiple of four symbols."""
+    x0, x1, x2, x3, pos = state[0], state[1], state[2], state[3], state[4]
     mask = SCALE - 1
     # Four lanes a round, written out so that each state stays in a register and the
     # four dependency chains overlap in the CPU. On corrupt input the states are
@@ -148,3 +160,4 @@ def decode_into(words: np.ndarray, out: np.ndarray, shift: int, first: int, coun
         out[i + 1] = (table[x1 & mask] & 0xFFFF) << shift
     if i + 2 < first + count:
         out[i + 2] = (table[x2 & mask] & 0xFFFF) << shift
+    state[0], state[1], state[2], state[3], state[4] = x0, x1, x2, x3, pos

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..coding import rans
+
 TABLE_BYTES_PER_SYMBOL = 1.6  # measured size of a stored table entry, for choosing K
 
 
@@ -65,26 +67,60 @@ def choose_head_bits(top: np.ndarray, count: int, width_bits: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def join_tails(out: np.ndarray, first: int, count: int, planes: np.ndarray, nibble_plane: np.ndarray) -> None:
-    """OR the tail planes into out[first:first+count], whose heads are already in place.
+def join_tails(
+    out: np.ndarray, first: int, count: int, heads: np.ndarray, planes: np.ndarray, nibble_plane: np.ndarray
+) -> None:
+    """out[first+k] = heads[k] | the tail bits of value first+k, for k < count.
 
-    ``planes`` ([byte planes, n]) and ``nibble_plane`` cover the whole tensor.
+    ``heads`` hold the heads already shifted into place; ``planes`` is one flat array
+    with the byte planes of the whole tensor back to back (plane j at [j*n, (j+1)*n));
+    ``nibble_plane`` covers the whole tensor too.
     """
-    byte_planes = planes.shape[0]
+    n = out.shape[0]
+    byte_planes = planes.shape[0] // n if n else 0
     nibble_shift = 8 * byte_planes
-    if nibble_plane.shape[0] > 0:
-        for i in range(first, first + count):
-            tail = (np.int64(nibble_plane[i >> 1]) >> (4 * (i & 1))) & 0xF
-            tail <<= nibble_shift
+    has_nibbles = nibble_plane.shape[0] > 0
+    for k in range(count):
+        i = first + k
+        value = np.int64(heads[k])
+        if has_nibbles:
+            value |= ((np.int64(nibble_plane[i >> 1]) >> (4 * (i & 1))) & 0xF) << nibble_shift
+        if byte_planes == 2:  # fp32 with 12-bit heads: the common case, unrolled
+            value |= np.int64(planes[i]) | (np.int64(planes[n + i]) << 8)
+        else:
             for j in range(byte_planes):
-                tail |= np.int64(planes[j, i]) << (8 * j)
-            out[i] |= tail
+                value |= np.int64(planes[j * n + i]) << (8 * j)
+        out[i] = value
+
+
+BLOCK_VALUES = 4096  # heads decoded into a buffer that stays in the L1 cache
+
+
+@njit(cache=True, nogil=True)
+def decode_segment(
+    words: np.ndarray,
+    table: np.ndarray,
+    single: int,
+    out: np.ndarray,
+    first: int,
+    count: int,
+    shift: int,
+    planes: np.ndarray,
+    nibble_plane: np.ndarray,
+) -> None:
+    """Decode the values out[first:first+count]: rANS heads (or the one head ``single``
+    when ``single`` >= 0) joined with their tails, block by block, writing ``out`` once."""
+    heads = np.empty(BLOCK_VALUES, dtype=out.dtype)
+    if single >= 0:
+        heads[:] = single << shift
+        state = np.zeros(0, dtype=np.int64)
     else:
-        for i in range(first, first + count):
-            tail = np.int64(0)
-            for j in range(byte_planes):
-                tail |= np.int64(planes[j, i]) << (8 * j)
-            out[i] |= tail
+        state = rans.decoder_state(words)
+    for start in range(first, first + count, BLOCK_VALUES):
+        size = min(BLOCK_VALUES, first + count - start)
+        if single < 0:
+            rans.decode_block(words, state, heads, 0, size, shift, table)
+        join_tails(out, start, size, heads, planes, nibble_plane)
 
 
 @njit(cache=True, nogil=True)

@@ -84,8 +84,7 @@ class _Table:
         if self.single is not None:
             return encode_varint(1) + encode_varint(self.single)
         gaps = np.diff(used, prepend=-1) - 1
-        body = b"".join(encode_varint(int(g)) for g in gaps)
-        body += b"".join(encode_varint(int(f)) for f in self.freqs[used])
+        body = gaps.astype("<u2").tobytes() + self.freqs[used].astype("<u2").tobytes()
         packed = zstandard.ZstdCompressor(level=19).compress(body)
         return encode_varint(len(used)) + encode_varint(len(packed)) + packed
 
@@ -99,20 +98,21 @@ class _Table:
             symbol = cur.varint()
             if symbol >= freqs.shape[0]:
                 raise FormatError("corrupt .arz file: bad tensor table")
-            freqs[symbol] = (1 << SCALE_BITS)
+            freqs[symbol] = 1 << SCALE_BITS
             return cls(freqs)
         if not 2 <= used_count <= freqs.shape[0]:
             raise FormatError("corrupt .arz file: bad tensor table")
         packed = cur.take(cur.varint())
         try:
-            body = zstandard.ZstdDecompressor().decompress(packed, max_output_size=20 * used_count + 64)
+            body = zstandard.ZstdDecompressor().decompress(packed, max_output_size=4 * used_count)
         except zstandard.ZstdError:
             raise FormatError("corrupt .arz file: bad tensor table") from None
-        inner = _Cursor(body)
-        gaps = [inner.varint() for _ in range(used_count)]
-        symbols = np.cumsum(np.array(gaps, dtype=np.int64) + 1) - 1
-        values = np.array([inner.varint() for _ in range(used_count)], dtype=np.int64)
-        if symbols[-1] >= freqs.shape[0] or values.min() < 1 or values.sum() != (1 << SCALE_BITS):
+        if len(body) != 4 * used_count:
+            raise FormatError("corrupt .arz file: bad tensor table")
+        gaps = np.frombuffer(body, dtype="<u2", count=used_count).astype(np.int64)
+        values = np.frombuffer(body, dtype="<u2", offset=2 * used_count).astype(np.int64)
+        symbols = np.cumsum(gaps + 1) - 1
+        if symbols[-1] >= freqs.shape[0] or values.min() < 1 or values.sum() != 1 << SCALE_BITS:
             raise FormatError("corrupt .arz file: bad tensor table")
         freqs[symbols] = values
         return cls(freqs)
@@ -161,18 +161,19 @@ def _load_planes(cur: _Cursor, payload: np.ndarray, sizes: list[int]) -> list[np
     return loaded
 
 
-def _stack(byte_planes: list[np.ndarray], n: int) -> np.ndarray:
-    """[planes, n] without a copy when the planes lie back to back in one buffer."""
+def _flat(byte_planes: list[np.ndarray], n: int) -> np.ndarray:
+    """The byte planes back to back in one flat array, without a copy when they already are."""
     if not byte_planes:
-        return np.zeros((0, n), dtype=np.uint8)
+        return np.zeros(0, dtype=np.uint8)
     base = byte_planes[0]
-    contiguous = all(
+    adjacent = all(
         p.base is not None and p.base is base.base and p.ctypes.data == base.ctypes.data + j * n
         for j, p in enumerate(byte_planes)
     )
-    if contiguous and base.base is not None:
-        return np.lib.stride_tricks.as_strided(base, shape=(len(byte_planes), n), strides=(n, 1))
-    return np.stack(byte_planes)
+    if adjacent and base.base is not None:
+        offset = base.ctypes.data - base.base.ctypes.data
+        return base.base[offset : offset + n * len(byte_planes)]
+    return np.concatenate(byte_planes)
 
 
 def _segments(n: int) -> list[tuple[int, int]]:
@@ -260,7 +261,7 @@ class _Frame:
             loaded = _load_planes(cur, buffer, sizes)
         except NeedMoreData:
             raise FormatError("corrupt .arz file: bad tensor frame") from None
-        self.tail = _stack(loaded[:byte_planes], n)
+        self.tail = _flat(loaded[:byte_planes], n)
         self.nibble_plane = loaded[byte_planes] if nibbles else np.zeros(0, dtype=np.uint8)
         self.out = np.empty(n, dtype=_UNSIGNED[self.width_bytes])
         self.slots = None
@@ -269,19 +270,21 @@ class _Frame:
         return [(self, i) for i in range(len(self.segments))]
 
     def decode_segment(self, index: int) -> None:
-        rans, planes = _numba()
+        _, planes = _numba()
         first, count = self.segments[index]
         shift = 8 * self.width_bytes - self.head_bits
-        if self.table.single is not None:
-            self.out[first : first + count] = self.table.single << shift
-        else:
-            rans.decode_into(self.words[index], self.out, shift, first, count, self.slots)
-        planes.join_tails(self.out, first, count, self.tail, self.nibble_plane)
+        single = -1 if self.table.single is None else self.table.single
+        words = self.words[index] if self.table.single is None else np.zeros(0, dtype=np.uint32)
+        planes.decode_segment(
+            words, self.slots, single, self.out, first, count, shift, self.tail, self.nibble_plane
+        )
 
     def prepare(self) -> None:
+        rans, _ = _numba()
         if self.table.single is None:
-            rans, _ = _numba()
             self.slots = rans.slot_table(self.table.freqs, self.table.starts)
+        else:
+            self.slots = np.zeros(0, dtype=np.int64)
 
     def result(self) -> memoryview:
         out = self.out if sys.byteorder == "little" else self.out.astype(self.out.dtype.newbyteorder("<"))
