@@ -26,12 +26,20 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .bytestream import CAP as _CAP
+from .bytestream import CODE as _CODE
+from .bytestream import COMMON_SLOTS
+from .bytestream import OVERFLOW as _OVERFLOW
+from .bytestream import POS as _POS
+from .bytestream import get_byte as _get_byte
+from .bytestream import put_byte as _put_byte
+
 PROB_BITS = 16
 PROB_ONE = 1 << PROB_BITS  # probabilities are in (0, PROB_ONE)
 
-# state slots (int64 array)
-_LOW, _HIGH, _POS, _CODE, _CAP, _OVERFLOW = 0, 1, 2, 3, 4, 5
-STATE_SIZE = 6
+# state slots (int64 array): the interval, then the common ones (see bytestream)
+_LOW, _HIGH = 0, 1
+STATE_SIZE = COMMON_SLOTS
 
 _MASK32 = 0xFFFFFFFF
 
@@ -42,16 +50,6 @@ def new_encoder(capacity_bytes: int) -> tuple[np.ndarray, np.ndarray]:
     state[_HIGH] = _MASK32
     state[_CAP] = capacity_bytes
     return state, np.zeros(max(capacity_bytes, 0), dtype=np.uint8)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _put_byte(state: np.ndarray, out: np.ndarray, byte: int) -> None:
-    pos = state[_POS]
-    if pos < state[_CAP]:
-        out[pos] = byte
-        state[_POS] = pos + 1
-    else:
-        state[_OVERFLOW] = 1
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -94,15 +92,6 @@ def finish_encoder(state: np.ndarray, out: np.ndarray) -> int:
     if state[_OVERFLOW]:
         return -1
     return state[_POS]
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _get_byte(state: np.ndarray, payload: np.ndarray) -> int:
-    pos = state[_POS]
-    state[_POS] = pos + 1
-    if pos < payload.shape[0]:
-        return payload[pos]
-    return 0
 
 
 @njit(cache=True, nogil=True)

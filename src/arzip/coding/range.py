@@ -30,6 +30,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .bytestream import CAP as _CAP
+from .bytestream import CODE as _CODE
+from .bytestream import COMMON_SLOTS
+from .bytestream import OVERFLOW as _OVERFLOW
+from .bytestream import POS as _POS
+from .bytestream import get_byte as _get_byte
+from .bytestream import put_byte as _put_byte
+
 MAX_TOTAL_BITS = 32
 
 _VALUE_BITS = 56
@@ -37,9 +45,10 @@ _TOP = 1 << _VALUE_BITS  # low and range live below this
 _BOTTOM = 1 << (_VALUE_BITS - 8)  # renormalise when range drops below this
 _VALUE_MASK = _TOP - 1
 
-# state slots (int64 array)
-_LOW, _RANGE, _CACHE, _PENDING, _POS, _CAP, _OVERFLOW, _STARTED, _CODE = range(9)
-STATE_SIZE = 9
+# state slots (int64 array): the interval, the common ones (see bytestream), the carry cache
+_LOW, _RANGE = 0, 1
+_CACHE, _PENDING, _STARTED = COMMON_SLOTS, COMMON_SLOTS + 1, COMMON_SLOTS + 2
+STATE_SIZE = COMMON_SLOTS + 3
 
 
 def new_encoder(capacity_bytes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -48,16 +57,6 @@ def new_encoder(capacity_bytes: int) -> tuple[np.ndarray, np.ndarray]:
     state[_RANGE] = _VALUE_MASK
     state[_CAP] = capacity_bytes
     return state, np.zeros(max(capacity_bytes, 0), dtype=np.uint8)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _put_byte(state: np.ndarray, out: np.ndarray, byte: int) -> None:
-    pos = state[_POS]
-    if pos < state[_CAP]:
-        out[pos] = byte & 0xFF
-        state[_POS] = pos + 1
-    else:
-        state[_OVERFLOW] = 1
 
 
 @njit(cache=True, nogil=True)
@@ -113,15 +112,6 @@ def finish_encoder(state: np.ndarray, out: np.ndarray) -> int:
     while n > 0 and out[n - 1] == 0:
         n -= 1
     return n
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _get_byte(state: np.ndarray, payload: np.ndarray) -> int:
-    pos = state[_POS]
-    state[_POS] = pos + 1
-    if pos < payload.shape[0]:
-        return payload[pos]
-    return 0
 
 
 @njit(cache=True, nogil=True)
