@@ -234,3 +234,19 @@ def test_truncated_and_corrupt_archives(checkpoint, tmp_path):
     (tmp_path / "x.arz").write_bytes(arzip.compress(b"not weights", "zlib"))
     with pytest.raises(FormatError, match="not a weights archive"):
         load(str(tmp_path / "x.arz"))
+
+
+def test_decodes_identically_with_another_cpus_machine_code(checkpoint, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    path, raw, _ = checkpoint
+    out = tmp_path / "m.arz"
+    _compress(path, out, threads=2)
+    env = dict(os.environ, NUMBA_CPU_NAME="generic", NUMBA_NUM_THREADS="1")
+    env["PYTHONPATH"] = os.pathsep.join([str(p) for p in sys.path if p])
+    code = "import sys, arzip; sys.stdout.buffer.write(arzip.decompress(open(sys.argv[1], 'rb').read()))"
+    done = subprocess.run([sys.executable, "-c", code, str(out)], env=env, capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert done.stdout == raw
