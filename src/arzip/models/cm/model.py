@@ -212,13 +212,21 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                     h0 = hash_final(hash_mix(h, c0 << 1))
                     h1 = hash_final(hash_mix(h, (c0 << 1) | 1))
                     touch += T[(h0 >> (32 - tbits)) << 4] + T[(h1 >> (32 - tbits)) << 4]
+                # and the order-2 direct counters' line, also one of two
+                touch += DC2[(hash_final(hash_mix(o2h, c0 << 1)) >> (32 - dbits)) << 4]
+                touch += DC2[(hash_final(hash_mix(o2h, (c0 << 1) | 1)) >> (32 - dbits)) << 4]
                 tsum += touch
-            # APM rows are known before the mixer output: touch them early too
             j2 = (c0 | (c1 << 8)) * 33
             j3 = ((h3 + c0) & 0xFFFF) * 33
-            tsum += A2[j2] + A2[j2 + 32]
-            if not lean:
-                tsum += A3[j3] + A3[j3 + 32]
+            if b < 7:
+                # the next bit's APM rows are one of two adjacent rows: touch both
+                # now so that their cache misses overlap this bit's work
+                jn = j2 + c0 * 33
+                tsum += A2[jn] + A2[jn + 32] + A2[jn + 64]
+                if not lean:
+                    jn = ((h3 + (c0 << 1)) & 0xFFFF) * 33
+                    if jn + 65 < A3.shape[0]:
+                        tsum += A3[jn] + A3[jn + 32] + A3[jn + 64]
             # ---- 2. states -> probabilities -> mixer inputs -----------------
             # (adaptive StateMap per context, as in lpaq1: state -> 22-bit P(1))
             s = T01[c0]
@@ -504,7 +512,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
     cstate[2] = cpos
     cstate[3] = code
     cstate[5] = overflow
-    return tsum & 0
+    return tsum  # the touched bytes: returned so the compiler keeps the prefetch loads
 
 
 def _new_state(lv: CMLevel):
