@@ -50,6 +50,15 @@ INPUTS = {
 }
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny models run fastest on one thread; on a busy 2-core machine two spin-waiting threads crawl."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # ---------------------------------------------------------------- tiny models
 
 
@@ -254,7 +263,7 @@ def test_decoding_with_other_cpu_kernels_is_exact_or_a_clear_error(gpt2_dir, tmp
     packed = tmp_path / "k.arz"
     packed.write_bytes(arzip.compress(data, f"hf:{gpt2_dir}", 1))
     src = Path(arzip.__file__).resolve().parents[1]
-    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default", "PYTHONPATH": str(src)}
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default", "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
         [sys.executable, "-m", "arzip", "-d", "-c", str(packed)], env=env, capture_output=True, timeout=120
     )

@@ -12,6 +12,7 @@ What it does not do: import torch before a chunk is coded or a model named
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -49,12 +50,8 @@ class HFCodec(Codec):
 
     # ------------------------------------------------------------ settings
     def available(self) -> bool:
-        try:
-            import torch  # noqa: F401
-            import transformers  # noqa: F401
-        except ImportError:
-            return False
-        return True
+        # find_spec, not import: `arzip list` must not pay for loading torch
+        return all(importlib.util.find_spec(name) is not None for name in ("torch", "transformers", "tokenizers"))
 
     def resolve_level(self, level: int | None) -> int:
         return super().resolve_level(_backend().DEFAULT_LEVEL if level is None else level)

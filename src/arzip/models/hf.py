@@ -158,6 +158,7 @@ def stack_info(device: str) -> dict:
         info["cuda"] = torch.version.cuda or ""
     else:
         info["cpu"] = torch.backends.cpu.get_cpu_capability()
+        info["threads"] = torch.get_num_threads()  # may change how a matmul splits its sums
     return info
 
 
@@ -522,6 +523,7 @@ def encode_batch(chunks: Sequence[bytes], loaded: LoadedModel, params: HFParams)
     if len(chunks) > params.rows:
         raise ValueError(f"{len(chunks)} chunks for {params.rows} rows")
     rows = []
+    chunks = [bytes(chunk) for chunk in chunks]
     for chunk in chunks:
         state, out = rc.new_encoder(len(chunk) + 16)
         rows.append(RowEncoder(chunk_events(chunk, loaded.tokens, loaded.vocab), state, out))
@@ -576,6 +578,8 @@ class RowDecoder:
         rc.decode_advance(self.state, self.payload, int(table[s]), int(freqs[s]), total)
         if s < loaded.vocab:
             self.segment.append(s)
+            if len(self.segment) > self.raw_size - len(self.out):  # an encoder never codes more tokens than bytes
+                raise _Corrupt
             return s
         self.flush_segment(loaded.tokens)
         bits = self.symbol(LENGTH_BITS_TOTAL)
@@ -603,6 +607,7 @@ class RowDecoder:
 
 def decode_batch(frames: Sequence[tuple[bytes, int]], loaded: LoadedModel, params: HFParams) -> list[bytes]:
     """The chunks of (payload, raw size) frames; each frame goes back into the row it was coded in."""
+    frames = [(bytes(payload), raw_size) for payload, raw_size in frames]
     passes: list[dict[int, int]] = []  # row -> index of the frame, one frame per row per pass
     for i, (payload, _) in enumerate(frames):
         if len(payload) < 1 + CHECK_BYTES or payload[0] >= params.rows:
