@@ -49,21 +49,23 @@ def _level(level, chunk_mb, table_bits, match_bits, contexts, **kw) -> CMLevel:
                    contexts=tuple(contexts), **kw)
 
 
-# orders 0-2 are always on (direct tables); these are the hashed contexts
+# orders 0-2 (bit histories for 0-1, direct counters for 1-3) are always on;
+# these are the hashed bit-history contexts of each level
 _L1 = (O4, WORD)
-_L2 = (O3, O4, O6, WORD)
-_L3 = (O3, O4, O6, WORD, WORD2, COLUMN)
-_L5 = (O3, O4, O5, O8, WORD, WORD2, WORD3, SPARSE2, REC2, COLUMN)
-_L7 = _L5 + (WORD_SKIP, MATCHED)
+_L2 = (O4, O6, WORD, WORD2)
+_L3 = (O4, O6, WORD, WORD2, COLUMN)
+_L5 = (O4, O5, O8, WORD, WORD2, WORD3, COLUMN)
+_L6 = _L5 + (O3, SPARSE2, REC2)
+_L7 = _L6 + (WORD_SKIP, MATCHED)
 _L9 = _L7 + (WORD_SEP, IND2, IND1)
 
 LEVELS: dict[int, CMLevel] = {
     1: _level(1, 4, 20, 18, _L1, lean=True),
     2: _level(2, 4, 20, 19, _L2, lean=True),
-    3: _level(3, 4, 20, 20, _L3),
-    4: _level(4, 8, 21, 20, _L3),
+    3: _level(3, 4, 21, 20, _L3),
+    4: _level(4, 8, 22, 21, _L3),
     5: _level(5, 8, 22, 22, _L5),
-    6: _level(6, 8, 23, 22, _L5),
+    6: _level(6, 8, 22, 22, _L6),
     7: _level(7, 16, 23, 22, _L7),
     8: _level(8, 16, 24, 23, _L7),
     9: _level(9, 16, 24, 24, _L9),

@@ -45,7 +45,7 @@ MIX_A_SETS = 256  # selected by the partial byte c0
 MIX_B_SETS = 256  # selected by match length bucket x known-context count x bit position
 MIX_C_SETS = 256  # selected by the previous byte
 N_MIXERS = 3
-N_EXTRA = 5  # inputs besides the contexts: 2 direct counters, 2 match, bias
+N_EXTRA = 6  # inputs besides the contexts: 3 direct counters, 2 match, bias
 
 RECIP = np.array([131072 // (2 * n + 3) for n in range(1024)], dtype=np.int32)
 
@@ -93,6 +93,8 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
     nib = 1  # node inside the current nibble's tree (1..15)
     known = 0
     dcb = 0
+    dcb3 = 0
+    o3h = 0
     w0 = 0
     w1 = 0
     w2 = 0
@@ -203,6 +205,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                         known += 1
                 # order-2 direct counters: one 16-entry line per nibble, no checksum
                 dcb = (hash_final(hash_mix(o2h, c0)) >> (32 - dbits)) << 4
+                dcb3 = (hash_final(hash_mix(o3h, c0)) >> (32 - dbits)) << 4
             elif b == 3:
                 # prefetch: the second nibble's bucket is one of two, so touch both
                 # now and its cache miss overlaps the coding of the fourth bit
@@ -215,6 +218,8 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 # and the order-2 direct counters' line, also one of two
                 touch += DC2[(hash_final(hash_mix(o2h, c0 << 1)) >> (32 - dbits)) << 4]
                 touch += DC2[(hash_final(hash_mix(o2h, (c0 << 1) | 1)) >> (32 - dbits)) << 4]
+                touch += DC2[(hash_final(hash_mix(o3h, c0 << 1)) >> (32 - dbits)) << 4]
+                touch += DC2[(hash_final(hash_mix(o3h, (c0 << 1) | 1)) >> (32 - dbits)) << 4]
                 tsum += touch
             j2 = (c0 | (c1 << 8)) * 33
             j3 = ((h3 + c0) & 0xFFFF) * 33
@@ -246,6 +251,9 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             d2 = dcb + nib
             x[k] = stretch[DC1[d1] >> 20]
             x[k + 1] = stretch[DC2[d2] >> 20]
+            d3 = dcb3 + nib
+            x[k + 2] = stretch[DC2[d3] >> 20]
+            k += 1
             # ---- 3. match model ----------------------------------------------
             mctx = -1
             x[k + 2] = 0
@@ -388,6 +396,11 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             pp = v >> 10
             pp += (((y << 22) - pp) * recip[cn]) >> 16
             DC2[d2] = (pp << 10) | (cn + (cn < 255))
+            v = np.int64(DC2[d3])
+            cn = v & 1023
+            pp = v >> 10
+            pp += (((y << 22) - pp) * recip[cn]) >> 16
+            DC2[d3] = (pp << 10) | (cn + (cn < 255))
             if mctx >= 0:
                 v = np.int64(msmp[mctx])
                 cn = v & 1023
@@ -441,6 +454,8 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             h = hash_mix(h, bv + (kk << 8))
             if kk == 2:
                 o2h = h
+            if kk == 3:
+                o3h = hash_mix(h, 0x33)
             if kk >= 2 and kk <= 6:
                 ctxh[kk - 2] = h
             elif kk == 8:
