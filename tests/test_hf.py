@@ -170,6 +170,17 @@ def test_any_split_of_the_frames_decodes_the_same(gpt2_dir):
     assert b"".join(pieces) == data and d.eof
 
 
+def test_frames_of_two_batches_decoded_together_keep_their_rows(gpt2_dir):
+    codec = arzip.codecs.get_codec("hf")
+    data = (ENGLISH + CODE)[: 8 * 512]  # 8 streams of 512 bytes: two batches of 4 rows
+    codec.options = hf.HFOptions(rows=4)
+    try:
+        blob = arzip.compress(data, f"hf:{gpt2_dir}", 1)
+    finally:
+        codec.options = None
+    assert arzip.decompress(blob) == data  # decoded 8 frames at a time: rows 0-3 twice, in two passes
+
+
 def test_compression_does_not_depend_on_threads(gpt2_dir):
     data = ENGLISH[:1500]
     assert arzip.compress(data, f"hf:{gpt2_dir}", 1) == arzip.compress(data, f"hf:{gpt2_dir}", 1, threads=2)

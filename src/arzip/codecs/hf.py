@@ -61,7 +61,8 @@ class HFCodec(Codec):
 
     def level_note(self, level: int) -> str:
         chunk, window = _backend().LEVELS[level]
-        return f"{chunk >> 10} KiB streams, window {window}"
+        size = f"{chunk >> 10} KiB" if chunk >= 1024 else f"{chunk} B"
+        return f"{size} streams, window {window}"
 
     def _options(self):
         return self.options or _backend().HFOptions.from_environment()
