@@ -20,7 +20,7 @@ Command = tuple[Callable[[], argparse.ArgumentParser], Callable[[argparse.Namesp
 
 
 def _subcommands() -> dict[str, Command]:
-    from . import bench, inspect, score
+    from . import bench, inspect, score, weights
 
     return {
         "info": (inspect.info_parser, inspect.run_info),
@@ -28,10 +28,11 @@ def _subcommands() -> dict[str, Command]:
         "test": (inspect.test_parser, inspect.run_test),
         "bench": (bench.bench_parser, bench.run_bench),
         "score": (score.score_parser, score.run_score),
+        "weights": (weights.weights_parser, weights.run_weights),
     }
 
 
-SUBCOMMANDS = ("info", "list", "test", "bench", "score")
+SUBCOMMANDS = ("info", "list", "test", "bench", "score", "weights")
 
 
 def main(argv: Sequence[str] | None = None, streams: Streams | None = None) -> int:
