@@ -233,6 +233,15 @@ def test_a_missing_model_says_where_it_looked(tmp_path, monkeypatch):
         arzip.compress(b"x", "hf")
 
 
+def test_without_the_extra_the_error_says_what_to_install(gpt2_dir, monkeypatch):
+    blob = arzip.compress(ENGLISH[:500], f"hf:{gpt2_dir}", 1)
+    monkeypatch.setattr(type(arzip.codecs.get_codec("hf")), "available", lambda self: False)
+    with pytest.raises(ModelError, match=r"pip install 'arzip\[hf\]'"):
+        arzip.compress(b"x", f"hf:{gpt2_dir}")
+    with pytest.raises(ModelError, match="needs torch and transformers"):
+        arzip.decompress(blob)
+
+
 def test_cli_compresses_and_decompresses_with_hf(gpt2_dir, tmp_path):
     path = tmp_path / "t.txt"
     path.write_bytes(CODE)

@@ -28,6 +28,11 @@ def _backend():
     return hf
 
 
+def _require_extra() -> None:
+    if not HFCodec().available():
+        raise ModelError("the hf codec needs torch and transformers: pip install 'arzip[hf]' (torch==2.13.0 first)")
+
+
 @dataclass
 class Meter:
     """Ideal code length (bits) of the chunks coded while measuring, from the model's own tables."""
@@ -74,6 +79,7 @@ class HFCodec(Codec):
     def model_identity(self, model_ref: str | None) -> tuple[str, bytes]:
         if not model_ref or model_ref == "hf":
             raise UsageError("the hf codec needs a model: -m hf:NAME_OR_PATH")
+        _require_extra()
         options = self._options()
         loaded = _backend().load_model(model_ref, options.device, options.dtype)
         self._max_positions = loaded.max_positions
@@ -102,6 +108,7 @@ class HFCodec(Codec):
 
     # ------------------------------------------------------------ coding
     def _model(self, context: CodingContext, params):
+        _require_extra()
         header = context.header
         ref = context.model_override or header.model_ref
         if ref and not ref.startswith("hf:"):

@@ -313,7 +313,8 @@ def _load(ref: str, directory: Path, digest: bytes, device: str, dtype: str) -> 
         transformers.logging.enable_progress_bar()
         transformers.logging.set_verbosity(verbosity)
     model.to(target).eval()
-    vocab = int(model.get_output_embeddings().weight.shape[0])
+    head = model.get_output_embeddings()
+    vocab = int(head.weight.shape[0]) if head is not None else int(model.config.vocab_size)
     config = model.config
     special = [tokenizer.bos_token_id, tokenizer.eos_token_id, getattr(config, "bos_token_id", None), 0]
     bos = next(t for t in special if isinstance(t, int) and 0 <= t < vocab)
