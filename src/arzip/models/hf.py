@@ -48,7 +48,7 @@ import xxhash
 
 from ..coding import range as rc
 from ..coding.frequencies import cumulative, frequency_table
-from ..errors import ChecksumError, FormatError, ModelError, UsageError
+from ..errors import ChecksumError, FormatError, ModelError, UnsupportedError, UsageError
 
 PREFIX = "hf:"
 PARAMS_VERSION = 1
@@ -103,6 +103,8 @@ class HFOptions:
     @classmethod
     def from_environment(cls) -> HFOptions:
         rows = os.environ.get("ARZIP_HF_ROWS")
+        if rows and not rows.isdigit():
+            raise UsageError(f"ARZIP_HF_ROWS must be a number of streams, not {rows!r}")
         return cls(
             device=os.environ.get("ARZIP_DEVICE", "cpu"),
             dtype=os.environ.get("ARZIP_HF_DTYPE", "float32"),
@@ -130,7 +132,7 @@ class HFParams:
         try:
             d = json.loads(data.decode())
             if d.pop("v") != PARAMS_VERSION:
-                raise FormatError("this hf file needs a newer arzip (parameters version)")
+                raise UnsupportedError("this hf file needs a newer arzip (parameters version)")
             params = cls(**d)
         except (ValueError, TypeError, KeyError, AttributeError) as error:
             raise FormatError(f"corrupt .arz file: bad hf parameters ({error})") from None
