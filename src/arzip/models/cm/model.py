@@ -347,12 +347,10 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                     low = (low << 8) & 0xFFFFFFFF
                     high = ((high << 8) & 0xFFFFFFFF) | 0xFF
             else:
-                if code <= mid:
-                    y = 1
-                    high = mid
-                else:
-                    y = 0
-                    low = mid + 1
+                # branch-free: y = (code <= mid)
+                y = 1 + ((mid - code) >> 63)
+                high += (mid - high) * y
+                low += (mid + 1 - low) * (1 - y)
                 while ((low ^ high) & 0xFF000000) == 0:
                     low = (low << 8) & 0xFFFFFFFF
                     high = ((high << 8) & 0xFFFFFFFF) | 0xFF
