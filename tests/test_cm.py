@@ -128,11 +128,11 @@ GOLDEN = {
     2: "287601ad5779f60f29ab9fc938111eff",
     3: "04e082d67e319c3e63b2e70e8e4fa820",
     4: "04e082d67e319c3e63b2e70e8e4fa820",
-    5: "6e883a1ed8c4f96c6c53b96e5dec00f3",
-    6: "87fed7db15c9ab23e01825efefbf8a5b",
-    7: "833782d3b6ce8cff5ae329c41d841f39",
-    8: "833782d3b6ce8cff5ae329c41d841f39",
-    9: "34c40ebf92964a3e85c6f5b6587dab19",
+    5: "70b4344da6b004f9b66d0858ce02b50b",
+    6: "833782d3b6ce8cff5ae329c41d841f39",
+    7: "ab5f7651d8de076f26eb1dd34fa31ce1",
+    8: "ab5f7651d8de076f26eb1dd34fa31ce1",
+    9: "cd548c7d5a7893af8638454dd3ab65d6",
 }
 
 

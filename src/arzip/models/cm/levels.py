@@ -54,10 +54,10 @@ def _level(level, chunk_mb, table_bits, match_bits, contexts, **kw) -> CMLevel:
 _L1 = (O4, WORD)
 _L2 = (O4, O6, WORD, WORD2)
 _L3 = (O4, O6, WORD, WORD2, COLUMN)
-_L5 = (O4, O5, O8, WORD, WORD2, WORD3, COLUMN)
-_L6 = _L5 + (O3, SPARSE2, REC2)
-_L7 = _L6 + (WORD_SKIP, MATCHED)
-_L9 = _L7 + (WORD_SEP, IND2, IND1)
+_L5 = (O4, O5, O8, WORD, WORD2, WORD3, WORD_SKIP, COLUMN)
+_L6 = _L5 + (O3, SPARSE2, REC2, MATCHED)
+_L7 = _L6 + (WORD_SEP, IND2)
+_L9 = _L7 + (IND1, O6)
 
 LEVELS: dict[int, CMLevel] = {
     1: _level(1, 4, 20, 18, _L1, lean=True),
