@@ -18,8 +18,10 @@ frames puts each in the row it had and sees the same logits. Logits become
 integer log2 scores (1/256 bit) on the device, and ``frequency_table`` turns
 those into the coder's table, as for every other model of arzip.
 
-Events of one chunk, each coded with the model's distribution over
-``vocab + 1`` symbols (symbol ``vocab`` is ESCAPE):
+A chunk's stream starts with its number of events (END included, coded as v
+below), so a decoder on another stack stops as soon as a correct one would;
+then its events, each coded with the model's distribution over ``vocab + 1``
+symbols (symbol ``vocab`` is ESCAPE):
 
     token t                 text; t is fed to the model next
     ESCAPE, v = 0           end of the chunk
@@ -511,14 +513,17 @@ class RowEncoder:
             self.symbol(int(freqs[:event].sum()), int(freqs[event]), total)
             return event
         self.symbol(total - int(freqs[vocab]), int(freqs[vocab]), total)
-        v = 0 if event is END else len(event) + 1
+        self.number(0 if event is END else len(event) + 1)
+        for byte in event or b"":
+            self.symbol(byte, 1, 256)
+        return separator
+
+    def number(self, v: int) -> None:
+        """``v`` >= 0 as its bit length (uniform over 64), then its low bits (uniform)."""
         bits = v.bit_length()
         self.symbol(bits, 1, LENGTH_BITS_TOTAL)
         if bits > 1:
             self.symbol(v - (1 << (bits - 1)), 1, 1 << (bits - 1))
-        for byte in event or b"":
-            self.symbol(byte, 1, 256)
-        return separator
 
 
 def encode_batch(chunks: Sequence[bytes], loaded: LoadedModel, params: HFParams) -> list[tuple[bytes | None, float]]:
@@ -529,7 +534,9 @@ def encode_batch(chunks: Sequence[bytes], loaded: LoadedModel, params: HFParams)
     chunks = [bytes(chunk) for chunk in chunks]
     for chunk in chunks:
         state, out = rc.new_encoder(len(chunk) + 16)
-        rows.append(RowEncoder(chunk_events(chunk, loaded.tokens, loaded.vocab), state, out))
+        row = RowEncoder(chunk_events(chunk, loaded.tokens, loaded.vocab), state, out)
+        row.number(len(row.events) + 1)  # the events to come, END included: bounds a decoder's work
+        rows.append(row)
     with loaded.lock, exact_mode():
         model = Lockstep(loaded, params)
         scores = model.first()
@@ -561,7 +568,8 @@ class RowDecoder:
     state: np.ndarray
     out: bytearray = field(default_factory=bytearray)
     segment: list[int] = field(default_factory=list)
-    events: int = 0
+    events: int = 0  # decoded so far
+    expected_events: int = 0  # as the stream says; an encoder never makes more than 2 per byte + 1
     done: bool = False
 
     def symbol(self, total: int) -> int:
@@ -569,10 +577,16 @@ class RowDecoder:
         rc.decode_advance(self.state, self.payload, value, 1, total)
         return value
 
+    def number(self) -> int:
+        bits = self.symbol(LENGTH_BITS_TOTAL)
+        if bits > 33:
+            raise _Corrupt
+        return bits if bits <= 1 else (1 << (bits - 1)) + self.symbol(1 << (bits - 1))
+
     def code(self, scores: np.ndarray, loaded: LoadedModel) -> int:
         """Decode this row's next event; return the token to feed next."""
         self.events += 1
-        if self.events > 2 * self.raw_size + 2:
+        if self.events > self.expected_events:
             raise _Corrupt
         freqs = _table(scores)
         total = 1 << FREQ_TOTAL_BITS
@@ -585,11 +599,12 @@ class RowDecoder:
                 raise _Corrupt
             return s
         self.flush_segment(loaded.tokens)
-        bits = self.symbol(LENGTH_BITS_TOTAL)
-        v = bits if bits <= 1 else (1 << (bits - 1)) + self.symbol(1 << (bits - 1)) if bits <= 33 else -1
-        if v < 0 or len(self.out) + max(v - 1, 0) > self.raw_size:
+        v = self.number()
+        if len(self.out) + max(v - 1, 0) > self.raw_size:
             raise _Corrupt
         if v == 0:
+            if self.events != self.expected_events:
+                raise _Corrupt
             self.done = True
         for _ in range(v - 1):
             self.out.append(self.symbol(256))
@@ -622,8 +637,8 @@ def decode_batch(frames: Sequence[tuple[bytes, int]], loaded: LoadedModel, param
         slot[payload[0]] = i
     chunks: list[bytes] = [b""] * len(frames)
     for slot in passes:
-        rows = {r: _row_decoder(*frames[i]) for r, i in slot.items()}
         try:
+            rows = {r: _row_decoder(*frames[i]) for r, i in slot.items()}
             _decode_rows(rows, loaded, params)
         except _Corrupt:
             raise ChecksumError(_decode_failure(params)) from None
@@ -638,7 +653,11 @@ def decode_batch(frames: Sequence[tuple[bytes, int]], loaded: LoadedModel, param
 
 def _row_decoder(payload: bytes, raw_size: int) -> RowDecoder:
     body = np.frombuffer(payload[1 + CHECK_BYTES :], dtype=np.uint8)
-    return RowDecoder(body, raw_size, rc.new_decoder(body))
+    row = RowDecoder(body, raw_size, rc.new_decoder(body))
+    row.expected_events = row.number()
+    if not 1 <= row.expected_events <= 2 * raw_size + 1:
+        raise _Corrupt
+    return row
 
 
 def _decode_rows(rows: dict[int, RowDecoder], loaded: LoadedModel, params: HFParams) -> None:
