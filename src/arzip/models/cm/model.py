@@ -2,21 +2,33 @@
 
 Per bit, in the order of the code below:
 
-1. contexts -> bit-history states (direct tables for orders 0-1, the nibble-bucket
-   hash table for the others: orders 2-6 and 8, word, sparse and record contexts);
-2. states -> probabilities through one adaptive StateMap per context, two mixer
-   inputs each (stretch(p) and a linear confidence term);
-3. the match model (longest recent repeat, as in lpaq1) adds two inputs;
-4. three logistic mixers, each with its weight set chosen by a small context,
-   then a final mixer over their outputs (a 2-layer mixer, as in paq8);
-5. three APM/SSE stages refine the result; the binary arithmetic coder of
-   ``arzip.coding.binary`` codes the bit with it;
+1. contexts -> bit-history states: direct tables for orders 0-1, and for the
+   level's hashed contexts (orders 3-8, word, column, sparse, record, indirect,
+   match-byte contexts) the nibble-bucket hash table of lpaq1 with 8-bit checksums;
+2. states -> probabilities through one adaptive StateMap per context (lpaq1), one
+   mixer input each, stretch(p); plus direct adaptive probability counters
+   (zpaq-style "CM") for orders 1, 2 and 3;
+3. the match model (longest recent repeat found through a hash of the last
+   bytes, as in lpaq1) adds two inputs, its StateMap by match length and a
+   signed length;
+4. three logistic mixers with weight sets chosen by the partial byte, by match
+   length x known contexts x bit position, and by the previous byte; a final
+   mixer over their outputs (a 2-layer mixer, as in paq8). Fast levels ("lean")
+   use one mixer and one APM;
+5. APM/SSE stages (orders 0, 1 and hashed 2, paq8-style interpolation over 33
+   buckets) refine the result; the bit is coded with the arithmetic of
+   ``arzip.coding.binary`` (written inline: same bitstream);
 6. every component is updated with the coded bit.
 
 Encoding and decoding run the very same function (``encoding`` flag), so the
 two sides cannot drift apart. All arithmetic is integer.
-"""
 
+The components are written out in the loop rather than called as functions:
+numba passes arrays to a called function with reference-count updates (atomic
+calls) that cost more per bit than the components themselves. Cache misses are
+the other cost, so bucket lines, APM rows and counter lines are loaded early
+("touched") where their address is known ahead of use.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -423,17 +435,22 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 W2[base2 + 1] += (st1 * ef + 32768) >> 16
                 W2[base2 + 2] += (st2 * ef + 32768) >> 16
                 W2[base2 + 3] += (256 * ef + 32768) >> 16
-            # APMs: the nearer bucket moves toward the bit
-            j1 += near
-            j2 += near
-            j3 += near
+            # APMs: both buckets around stretch(p) move toward the bit, each by
+            # its interpolation weight
+            target = y << 16
             av = np.int64(A2[j2])
-            A2[j2] = av + (((y << 16) - av) >> apm_rate)
+            A2[j2] = av + ((((target - av) >> apm_rate) * (128 - wt)) >> 7)
+            av = np.int64(A2[j2 + 1])
+            A2[j2 + 1] = av + ((((target - av) >> apm_rate) * wt) >> 7)
             if not lean:
                 av = np.int64(A1[j1])
-                A1[j1] = av + (((y << 16) - av) >> apm_rate)
+                A1[j1] = av + ((((target - av) >> apm_rate) * (128 - wt)) >> 7)
+                av = np.int64(A1[j1 + 1])
+                A1[j1 + 1] = av + ((((target - av) >> apm_rate) * wt) >> 7)
                 av = np.int64(A3[j3])
-                A3[j3] = av + (((y << 16) - av) >> apm_rate)
+                A3[j3] = av + ((((target - av) >> apm_rate) * (128 - wt)) >> 7)
+                av = np.int64(A3[j3 + 1])
+                A3[j3 + 1] = av + ((((target - av) >> apm_rate) * wt) >> 7)
             c0 = (c0 << 1) | y
             nib = (nib << 1) | y
         # ---- end of byte: update byte-level contexts --------------------------
