@@ -113,7 +113,14 @@ class HFCodec(Codec):
         ref = context.model_override or header.model_ref
         if ref and not ref.startswith("hf:"):
             ref = "hf:" + ref
-        loaded = _backend().load_model(ref, params.device if _device_ok(params.device) else "cpu", params.dtype)
+        device = params.device
+        if not _device_ok(device):
+            if params.dtype != "float32":
+                raise ModelError(
+                    f"this file was compressed on {device} in {params.dtype}: decode it on a machine with that device"
+                )
+            device = "cpu"  # float32 on cpu may still give the same tables: check_stack warns, checksums decide
+        loaded = _backend().load_model(ref, device, params.dtype)
         if loaded.hash != header.model_hash:
             raise ModelError(
                 f"{ref} is not the model this file was compressed with ({header.model_ref}): "
