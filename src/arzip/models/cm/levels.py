@@ -1,7 +1,10 @@
 """Compression levels of the context-mixing model: speed and memory against ratio.
 
 All parameters are runtime values passed to one compiled model loop, so changing
-level never recompiles anything.
+level never recompiles anything. Levels 1-2 are "lean" (one mixer weight set, one
+APM) with few contexts; 3-4 add the 2-layer mixer and 3 APMs; 5 (the default)
+has orders 4, 5, 8, four word contexts and a text-column context; 6-9 add order 3,
+sparse, record, match-byte and indirect contexts and bigger tables.
 """
 
 from __future__ import annotations
@@ -26,14 +29,14 @@ class CMLevel:
     table_bits: int  # log2 of the number of 16-byte buckets of the shared hash table
     match_bits: int  # log2 of the match model's hash table entries
     dc_bits: int  # log2 of the number of 16-counter lines of the order-2 direct counters
-    contexts: tuple  # hashed context ids in use (orders 0-1 are always on)
+    contexts: tuple  # hashed context ids in use (orders 0-3 are always on, unhashed)
     sm_limit: int = 1023  # state-map adaptation count limit
     mixer_lr: int = 11  # first-layer mixer learning rate
     mixer_lr_boost: int = 32  # extra first-layer learning rate at the start, decaying
     mixer2_lr: int = 5  # final mixer learning rate
     apm_rate: int = 5  # APM update shift
-    match_min: int = 6
-    lean: bool = False  # one mixer weight set and one APM instead of 3+1 mixers, 3 APMs  # minimum match length the match model looks up
+    match_min: int = 6  # minimum match length the match model looks up
+    lean: bool = False  # one mixer weight set and one APM instead of 3+1 mixers, 3 APMs
 
 
 def _memory(table_bits: int, match_bits: int, dc_bits: int) -> int:
@@ -49,8 +52,8 @@ def _level(level, chunk_mb, table_bits, match_bits, contexts, **kw) -> CMLevel:
                    contexts=tuple(contexts), **kw)
 
 
-# orders 0-2 (bit histories for 0-1, direct counters for 1-3) are always on;
-# these are the hashed bit-history contexts of each level
+# orders 0-3 (bit histories for 0-1, direct counters for 1-3), the match model and
+# the APMs are always on; these are the hashed bit-history contexts of each level
 _L1 = (O4, WORD)
 _L2 = (O4, O6, WORD, WORD2)
 _L3 = (O4, O6, WORD, WORD2, COLUMN)
