@@ -20,7 +20,7 @@ Command = tuple[Callable[[], argparse.ArgumentParser], Callable[[argparse.Namesp
 
 
 def _subcommands() -> dict[str, Command]:
-    from . import bench, inspect, score, weights
+    from . import bench, generate, inspect, score, train, weights
 
     return {
         "info": (inspect.info_parser, inspect.run_info),
@@ -29,10 +29,12 @@ def _subcommands() -> dict[str, Command]:
         "bench": (bench.bench_parser, bench.run_bench),
         "score": (score.score_parser, score.run_score),
         "weights": (weights.weights_parser, weights.run_weights),
+        "train": (train.train_parser, train.run_train),
+        "generate": (generate.generate_parser, generate.run_generate),
     }
 
 
-SUBCOMMANDS = ("info", "list", "test", "bench", "score", "weights")
+SUBCOMMANDS = ("info", "list", "test", "bench", "score", "weights", "train", "generate")
 
 
 def main(argv: Sequence[str] | None = None, streams: Streams | None = None) -> int:

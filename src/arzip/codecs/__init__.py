@@ -14,6 +14,7 @@ from .base import Codec, CodingContext, EncodedChunk
 from .classic import CLASSIC_CODECS
 from .cm import CMCodec
 from .hf import HFCodec
+from .nn import NNCodec
 
 CODECS: dict[str, Codec] = {}
 _BY_ID: dict[int, Codec] = {}
@@ -68,6 +69,7 @@ def _register_weights() -> None:
 for _codec in CLASSIC_CODECS:
     register(_codec)
 register(CMCodec(CODECS))
+register(NNCodec(CODECS))
 register(HFCodec())
 register(AutoCodec(CODECS))
 _register_weights()

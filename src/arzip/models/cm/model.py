@@ -39,6 +39,7 @@ from arzip.coding.binary import finish_encoder, new_decoder, new_encoder
 from .components import hash_final, hash_mix
 from .levels import CMLevel
 from .tables import N_STATES, SQUASH, SQUASH16, STATE_N, STATE_NEXT, STATE_P0, STRETCH
+from ..nn.network import step_frequencies
 
 # indices of the runtime parameter vector ``prm``
 P_TBITS, P_MBITS, P_SMLIMIT, P_LR, P_LR2, P_APMRATE, P_MINLEN, P_LRBOOST, P_DBITS, P_LEAN = range(10)
@@ -58,6 +59,8 @@ MIX_B_SETS = 256  # selected by match length bucket x known-context count x bit 
 MIX_C_SETS = 256  # selected by the previous byte
 N_MIXERS = 3
 N_EXTRA = 6  # inputs besides the contexts: 3 direct counters, 2 match, bias
+N_NN = 2  # inputs from the neural network (arzip.models.nn), when one is given
+NN_WEIGHT0 = 1 << 15  # their first mixer weights: trust the network at the start of a chunk
 
 RECIP = np.array([131072 // (2 * n + 3) for n in range(1024)], dtype=np.int32)
 
@@ -70,8 +73,13 @@ def _is_letter(c: int) -> bool:
 
 @njit(cache=True, nogil=True)
 def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, smp, msmp, W, W2,
-                A1, A2, A3, recip, st_next, st_n, stretch, squash, squash16):
-    """Code ``n`` bytes of ``buf`` (encoding) or decode them into ``buf``."""
+                A1, A2, A3, recip, st_next, st_n, stretch, squash, squash16,
+                nn_on, nnw, nns, exp2):
+    """Code ``n`` bytes of ``buf`` (encoding) or decode them into ``buf``.
+
+    With ``nn_on``, the network of ``arzip.models.nn`` (weights ``nnw``, scratch
+    ``nns``) predicts each byte from the bytes before it, and its P(bit | bits so
+    far of the byte) enters the mixers as N_NN more inputs."""
     tbits = prm[P_TBITS]
     dbits = prm[P_DBITS]
     mbits = prm[P_MBITS]
@@ -86,8 +94,10 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
     lr_now = lr
     nact = act.shape[0]
     nctx = N_DIRECT + nact
-    nin = nctx + N_EXTRA
+    nin = nctx + N_EXTRA + (N_NN if nn_on else 0)
     x = np.zeros(nin, dtype=np.int32)
+    nn_dist = np.zeros(256, dtype=np.int32)
+    nn_cum = np.zeros(257, dtype=np.int64)
     ctxh = np.zeros(N_CTX_IDS, dtype=np.int64)
     bk = np.zeros(nact, dtype=np.int64)  # bucket base of each hashed context
     hh = np.zeros(nact, dtype=np.int64)  # bucket hash of each hashed context
@@ -136,6 +146,12 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             # mixer learning rate: fast at first, settling as the model matures
             lr_now = lr + (lr_boost << 12) // (4096 + (i >> 3))
         c1 = c4 & 255
+        if nn_on:
+            # the network's frequencies of this byte (2**16 in all), as cumulative counts
+            step_frequencies(buf, i, nnw[0], nnw[1], nnw[2], nnw[3], nnw[4], nnw[5], nnw[6], nnw[7],
+                             nnw[8], 16, exp2, nns[0], nns[1], nns[2], nns[3], nn_dist)
+            for kk in range(256):
+                nn_cum[kk + 1] = nn_cum[kk] + nn_dist[kk]
         for b in range(8):
             # ---- 1. contexts -> states ------------------------------------
             if b == 0 or b == 4:
@@ -282,6 +298,16 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                     x[k + 2] = stretch[msmp[mctx] >> 20]
                     x[k + 3] = (ebit * 2 - 1) * min(mlen, 32) * 16
             x[k + 4] = 256  # bias
+            if nn_on:
+                # the network's P(bit = 1): the bytes that continue c0 with a 1, among all
+                # that continue c0 (docs/FORMAT.md, the nn codec)
+                nw = 256 >> b
+                nlo = (c0 - (1 << b)) << (8 - b)
+                ntot = nn_cum[nlo + nw] - nn_cum[nlo]
+                none = nn_cum[nlo + nw] - nn_cum[nlo + (nw >> 1)]
+                np12 = min(max((none * 4096 + (ntot >> 1)) // ntot, 1), 4095)
+                x[k + 5] = stretch[np12]
+                x[k + 6] = (np12 - 2048) >> 1
             # ---- 4. two-layer mixer (paq8): three weight sets chosen by the
             # partial byte; match length and count of known contexts; the previous
             # byte. Then a final mixer over their three outputs.
@@ -545,11 +571,11 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
     return tsum  # the touched bytes: returned so the compiler keeps the prefetch loads
 
 
-def _new_state(lv: CMLevel):
+def _new_state(lv: CMLevel, nn_inputs: int = 0):
     """Fresh model tables for one chunk."""
     act = np.array(lv.contexts, dtype=np.int64)
     nctx = N_DIRECT + len(lv.contexts)
-    nin = nctx + N_EXTRA
+    nin = nctx + N_EXTRA + nn_inputs
     # state maps start at each state's count-based estimate (22-bit p << 10 | count)
     smp = np.tile(STATE_P0.astype(np.uint32) << 16, nctx)
     msmp = np.array([(16384 if (j & 1) == 0 else 49152) << 16 for j in range(64)], dtype=np.uint32)
@@ -587,29 +613,46 @@ def _params(lv: CMLevel) -> np.ndarray:
     return prm
 
 
-def _run(buf: np.ndarray, n: int, encoding: bool, cstate, cbuf, lv: CMLevel) -> int:
-    tables = _new_state(lv)
+def _nn_args(network) -> tuple:
+    """(nn_on, weights, scratch, exp2 table) for the model loop: placeholders of the same
+    types without a network, so that both cases run one compiled loop."""
+    from ...coding.frequencies import EXP2_FRACTION
+
+    if network is None:
+        i8, f32, i64 = np.zeros((1, 1), np.int8), np.zeros((1, 1), np.float32), np.zeros(1, np.int64)
+        weights = (i8, i64, i64, f32, i64, i64, f32, i64, i64)
+        scratch = (np.zeros(1, np.int32), np.zeros(1, np.float32), np.zeros(1, np.float32),
+                   np.zeros(1, np.float32))
+        return 0, weights, scratch, EXP2_FRACTION
+    return 1, network.step_arrays(), network.scratch(), EXP2_FRACTION
+
+
+def _run(buf: np.ndarray, n: int, encoding: bool, cstate, cbuf, lv: CMLevel, network=None) -> int:
+    tables = _new_state(lv, 0 if network is None else N_NN)
+    if network is not None:
+        weights = tables[8].reshape(MIX_A_SETS + MIX_B_SETS + MIX_C_SETS, -1)
+        weights[:, -N_NN] = NN_WEIGHT0
     return _model_loop(buf, n, encoding, cstate, cbuf, _params(lv), *tables, RECIP, STATE_NEXT,
-                       STATE_N, STRETCH, SQUASH, SQUASH16)
+                       STATE_N, STRETCH, SQUASH, SQUASH16, *_nn_args(network))
 
 
-def encode_level(data: bytes, lv: CMLevel) -> bytes | None:
+def encode_level(data: bytes, lv: CMLevel, network=None) -> bytes | None:
     n = len(data)
     buf = np.frombuffer(data, dtype=np.uint8).copy()
     limit = n + 64
     cstate, out = new_encoder(limit)
-    _run(buf, n, True, cstate, out, lv)
+    _run(buf, n, True, cstate, out, lv, network)
     size = finish_encoder(cstate, out)
     if size < 0 or size > limit:
         return None
     return out[:size].tobytes()
 
 
-def decode_level(payload: bytes, raw_size: int, lv: CMLevel) -> bytes:
+def decode_level(payload: bytes, raw_size: int, lv: CMLevel, network=None) -> bytes:
     src = np.frombuffer(payload, dtype=np.uint8).copy()
     cstate = new_decoder(src)
     buf = np.zeros(raw_size, dtype=np.uint8)
-    _run(buf, raw_size, False, cstate, src, lv)
+    _run(buf, raw_size, False, cstate, src, lv, network)
     return buf.tobytes()
 
 

@@ -1,0 +1,211 @@
+"""The built-in network: integer-exact inference, model files, the nn codec, generation."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import arzip
+from arzip.cli import main
+from arzip.cli.compress import Streams
+from arzip.coding.frequencies import EXP2_FRACTION
+from arzip.errors import ModelError
+from arzip.models.nn import modelfile, shipped
+from arzip.models.nn.features import N_FEATURES, N_ROWS, features_range
+from arzip.models.nn.network import FREQ_BITS, SHIFT, load_network, step_frequencies
+
+TEXT = (Path(__file__).parents[1] / "README.md").read_bytes()[:6000]
+
+
+def random_model(path: Path, hidden1: int = 24, hidden2: int = 40, seed: int = 0) -> Path:
+    """A small model file with random int8 weights (no torch needed)."""
+    rng = np.random.default_rng(seed)
+
+    def fixed(scale: float, n: int, offset: float = 0.0) -> np.ndarray:
+        return (rng.random(n) * scale * (1 << SHIFT) + offset * (1 << SHIFT)).astype(np.int64)
+
+    arrays = {
+        "table": rng.integers(-127, 128, (N_ROWS, hidden1), dtype=np.int8),
+        "mul1": fixed(0.3, hidden1), "add1": fixed(40, hidden1, 10),
+        "w2": rng.integers(-127, 128, (hidden1, hidden2), dtype=np.int8),
+        "mul2": fixed(0.01, hidden2), "add2": fixed(60, hidden2, 20),
+        "w3": rng.integers(-127, 128, (hidden2, 256), dtype=np.int8),
+        "mul3": fixed(0.05, 256), "add3": fixed(100, 256),
+    }
+    meta = {"kind": "byte-mlp", "net": {"hidden1": hidden1, "hidden2": hidden2}, "shift": SHIFT,
+            "act_max": 255, "w_max": 127, "info": {}}
+    modelfile.save(path, meta, arrays)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory) -> Path:
+    return random_model(tmp_path_factory.mktemp("nn") / "random.arzm")
+
+
+def _step_all(network, data: np.ndarray) -> np.ndarray:
+    out = np.zeros((len(data), 256), np.int32)
+    scratch, weights = network.scratch(), network.step_arrays()
+    for t in range(len(data)):
+        step_frequencies(data, t, *weights, FREQ_BITS, EXP2_FRACTION, *scratch, out[t])
+    return out
+
+
+def test_full_pass_equals_step_by_step(model_file):
+    network = load_network(model_file)
+    data = np.frombuffer(TEXT[:1500], np.uint8).copy()
+    full = network.frequencies(features_range(data, 0, len(data)))
+    assert (full.sum(axis=1) == 1 << FREQ_BITS).all() and full.min() >= 1
+    assert np.array_equal(full, _step_all(network, data))
+
+
+@pytest.mark.parametrize("batch", [1, 7])
+def test_batches_equal_single_streams(model_file, batch):
+    network = load_network(model_file)
+    rng = np.random.default_rng(batch)
+    streams = [np.frombuffer(TEXT[s:s + 300], np.uint8).copy() for s in rng.integers(0, 5000, batch)]
+    rows = np.concatenate([features_range(s, 0, len(s)) for s in streams])
+    together = network.frequencies(rows)
+    alone = np.concatenate([_step_all(network, s) for s in streams])
+    assert np.array_equal(together, alone)
+
+
+_PROBE = """
+import hashlib, sys, numpy as np
+from arzip.models.nn.network import load_network
+from arzip.models.nn.features import features_range
+net = load_network(sys.argv[1])
+data = np.frombuffer(open(sys.argv[2], "rb").read(), np.uint8).copy()
+print(hashlib.sha256(net.frequencies(features_range(data, 0, len(data))).tobytes()).hexdigest())
+"""
+
+
+def _probe(model_file: Path, data_file: Path, env: dict) -> str:
+    src = str(Path(arzip.__file__).resolve().parents[1])  # this arzip, installed or not
+    path = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
+    result = subprocess.run([sys.executable, "-c", _PROBE, str(model_file), str(data_file)], capture_output=True,
+                            text=True, env={**os.environ, **env, "PYTHONPATH": path}, check=True)
+    return result.stdout.strip()
+
+
+@pytest.mark.parametrize("env", [
+    {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
+    {"OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"},
+    {"OPENBLAS_CORETYPE": "Prescott", "NUMBA_CPU_NAME": "generic", "OPENBLAS_NUM_THREADS": "2"},
+], ids=["1-thread", "2-threads", "other-cpu-kernels"])
+def test_frequencies_same_across_threads_and_cpus(model_file, tmp_path, env):
+    network = load_network(model_file)
+    data_file = tmp_path / "text"
+    data_file.write_bytes(TEXT[:3000])
+    data = np.frombuffer(TEXT[:3000], np.uint8).copy()
+    here = hashlib.sha256(network.frequencies(features_range(data, 0, len(data))).tobytes()).hexdigest()
+    assert _probe(model_file, data_file, env) == here
+
+
+def test_model_file_hash_and_corruption(model_file, tmp_path):
+    network = load_network(model_file)
+    assert network.digest == hashlib.sha256(model_file.read_bytes()[:-32]).digest()
+    damaged = tmp_path / "damaged.arzm"
+    raw = bytearray(model_file.read_bytes())
+    raw[len(raw) // 2] ^= 1  # one weight bit
+    damaged.write_bytes(bytes(raw))
+    with pytest.raises(ModelError, match="corrupt"):
+        load_network(damaged)
+    wrong_hash = tmp_path / "wrong.arzm"
+    wrong_hash.write_bytes(model_file.read_bytes()[:-1] + bytes([model_file.read_bytes()[-1] ^ 0xFF]))
+    with pytest.raises(ModelError, match="SHA-256"):
+        load_network(wrong_hash)
+    not_model = tmp_path / "text.arzm"
+    not_model.write_bytes(b"hello")
+    with pytest.raises(ModelError, match="not an arzip model"):
+        load_network(not_model)
+
+
+def test_model_not_found():
+    with pytest.raises(ModelError, match="not found"):
+        shipped.load("nn:/no/such/model.arzm")
+
+
+# ---------------------------------------------------------------- the nn codec
+
+EDGE_INPUTS = {
+    "empty": b"",
+    "one-byte": b"a",
+    "all-256": bytes(range(256)),
+    "random": np.random.default_rng(5).integers(0, 256, 3000, dtype=np.uint8).tobytes(),
+    "repetitive": b"abcabcabd" * 300,
+    "text": TEXT,
+}
+
+
+@pytest.mark.parametrize("name", EDGE_INPUTS)
+def test_round_trip_with_a_model_file(model_file, name):
+    data = EDGE_INPUTS[name]
+    blob = arzip.compress(data, f"nn:{model_file}", 1)
+    assert arzip.decompress(blob) == data
+
+
+def test_shipped_model_round_trip_and_header():
+    blob = arzip.compress(TEXT, "nn", 1)
+    assert arzip.decompress(blob) == TEXT
+    from arzip.container import parse_header
+
+    header, _ = parse_header(blob)
+    assert header.model_ref == "nn"
+    assert header.model_hash == shipped.load("nn").digest
+
+
+def test_other_model_is_refused(model_file, tmp_path):
+    other = random_model(tmp_path / "other.arzm", seed=1)
+    blob = arzip.compress(TEXT[:500], f"nn:{model_file}", 1)
+    with pytest.raises(ModelError, match="not the model"):
+        arzip.decompress(blob, model=f"nn:{other}")
+    src = tmp_path / "in.arz"
+    src.write_bytes(blob)
+    status = main(["-d", "-c", "-m", f"nn:{other}", str(src)], _streams())
+    assert status == 4
+
+
+def _streams() -> Streams:
+    import io
+
+    return Streams(io.BytesIO(), io.BytesIO(), io.StringIO())
+
+
+# ---------------------------------------------------------------- generation
+
+def test_generation_is_reproducible(model_file):
+    from arzip.cli.generate import generate
+
+    network = load_network(model_file)
+    first = generate(network, b"The ", 40, 0.8, seed=3)
+    assert len(first) == 40
+    assert generate(network, b"The ", 40, 0.8, seed=3) == first
+    assert generate(network, b"The ", 40, 0.0, seed=1) == generate(network, b"The ", 40, 0.0, seed=2)
+
+
+def test_generate_command(model_file):
+    streams = _streams()
+    assert main(["generate", "-m", f"nn:{model_file}", "--prompt", "Hi", "-n", "20", "--seed", "4"], streams) == 0
+    out = streams.stdout.getvalue()
+    assert out.startswith(b"Hi") and len(out) == 22
+
+
+def test_decoder_on_other_cpu_kernels(model_file, tmp_path):
+    """The whole decoder in a process that runs another CPU's BLAS and numba code."""
+    data = TEXT[:4000]
+    packed = tmp_path / "text.arz"
+    packed.write_bytes(arzip.compress(data, f"nn:{model_file}", 1))
+    src = str(Path(arzip.__file__).resolve().parents[1])
+    env = {**os.environ, "OPENBLAS_CORETYPE": "Prescott", "NUMBA_CPU_NAME": "generic",
+           "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run([sys.executable, "-m", "arzip", "-d", "-c", str(packed)], capture_output=True, env=env,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout == data

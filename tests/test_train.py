@@ -1,0 +1,56 @@
+"""Training end to end on a tiny corpus (seconds): arzip train, resume, the model it writes."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+import arzip  # noqa: E402
+from arzip.cli import main  # noqa: E402
+from arzip.cli.compress import Streams  # noqa: E402
+from arzip.models.nn.network import load_network  # noqa: E402
+
+TEXT = (Path(__file__).parents[1] / "README.md").read_bytes()
+
+
+def _streams() -> Streams:
+    return Streams(io.BytesIO(), io.BytesIO(), io.StringIO())
+
+
+def test_train_command_resume_and_compress(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_bytes(TEXT * 2)
+    model = tmp_path / "tiny.arzm"
+    args = ["train", str(corpus), "-o", str(model), "--steps", "12", "--batch", "64", "--hidden", "16", "24",
+            "--eval-every", "6", "-q", "-T", "1"]
+    streams = _streams()
+    assert main(args, streams) == 0, streams.stderr.getvalue()
+    log = streams.stderr.getvalue()
+    assert "validation" in log and "int8, as coded" in log
+    network = load_network(model)
+    info = network.meta["info"]
+    assert info["steps"] == 12 and np.isfinite(info["int_valid_bpb"])
+    # the checkpoint is complete: the same command resumes at the end and changes nothing
+    digest = network.digest
+    streams = _streams()
+    assert main(args, streams) == 0
+    assert "resuming" in streams.stderr.getvalue()
+    assert load_network(model).digest == digest
+    data = TEXT[:2000]
+    assert arzip.decompress(arzip.compress(data, f"nn:{model}", 1)) == data
+
+
+def test_train_refuses_other_options_on_resume(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_bytes(TEXT)
+    model = tmp_path / "m.arzm"
+    base = ["train", str(corpus), "-o", str(model), "--batch", "32", "--hidden", "16", "16", "-q", "-T", "1"]
+    assert main(base + ["--steps", "3"], _streams()) == 0
+    streams = _streams()
+    assert main(base + ["--steps", "4", "--lr", "0.01"], streams) == 1
+    assert "other options" in streams.stderr.getvalue()
