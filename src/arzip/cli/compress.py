@@ -10,6 +10,7 @@ What it does not do: any coding itself (``arzip.stream``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import stat
 import sys
@@ -64,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
         parser.add_argument(f"-{level}", dest="level", action="store_const", const=level, help=argparse.SUPPRESS)
     parser.add_argument("--level", type=int, metavar="N", help="level 1 (fast) .. 9 (strong); also -1 .. -9")
     parser.add_argument("-T", "--threads", type=int, default=1, metavar="N", help="chunks coded at once (default 1)")
+    parser.add_argument(
+        "--device", choices=("cpu", "cuda"), help="where a neural model runs (hf); the file records it"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="say what was done")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no warnings")
     parser.set_defaults(decompress=False, remove=False)
@@ -83,13 +87,31 @@ def run(args: argparse.Namespace, streams: Streams) -> int:
     if not args.decompress:
         parse_codec_spec(args.codec or "auto")  # fail before touching any file
     status = 0
-    for name in files:
-        try:
-            _process(name, args, streams)
-        except ArzipError as error:
-            streams.stderr.write(f"arzip: {error}\n")
-            status = status or int(error.exit_code)
+    with _device(args.device):
+        for name in files:
+            try:
+                _process(name, args, streams)
+            except ArzipError as error:
+                streams.stderr.write(f"arzip: {error}\n")
+                status = status or int(error.exit_code)
     return status
+
+
+@contextlib.contextmanager
+def _device(device: str | None) -> Iterator[None]:
+    """``--device``: the model codecs read ARZIP_DEVICE; set it for this command only."""
+    if device is None:
+        yield
+        return
+    before = os.environ.get("ARZIP_DEVICE")
+    os.environ["ARZIP_DEVICE"] = device
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("ARZIP_DEVICE", None)
+        else:
+            os.environ["ARZIP_DEVICE"] = before
 
 
 def _process(name: str, args: argparse.Namespace, streams: Streams) -> None:

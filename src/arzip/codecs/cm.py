@@ -25,7 +25,7 @@ def _model():
 class CMCodec(Codec):
     name = "cm"
     codec_id = 16
-    summary = "context-mixing model, no weights (orders 0-6, words, match, sparse, SSE)"
+    summary = "context-mixing model, no weights (orders 0-8, words, match, sparse, record, SSE)"
 
     def __init__(self, registry: dict[str, Codec]) -> None:
         self._registry = registry
