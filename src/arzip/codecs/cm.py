@@ -1,13 +1,19 @@
 """``cm``: the context-mixing model (``arzip.models.cm``) as a codec.
 
 What it does: codes chunks with the model at the stream's level and, per chunk,
-falls back to the best classic codec where the model does not win (data that is
-already compressed: JPEG, PDF streams, archives). The numba model is imported
-only when a cm chunk is coded.
+falls back to a classic codec where the model does not win: data that is already
+compressed (JPEG, PDF streams, archives) goes to the best classic codec, and every
+chunk is also given to LZMA (xz -9e) on a second thread while the model runs, so a
+file where long-range LZ matching beats the model (some binary tables) is never
+larger than xz makes it. The numba model is imported only when a cm chunk is coded.
 What it does not do: any modelling itself.
 """
 
 from __future__ import annotations
+
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 
 from ..errors import FormatError
 from .analysis import ChunkAnalysis, analyse, best_classic
@@ -20,6 +26,18 @@ def _model():
     from ..models import cm
 
     return cm
+
+
+_CONTENDERS: ThreadPoolExecutor | None = None
+
+
+def _contend(codec: Codec, chunk: bytes, context: CodingContext) -> Future:
+    """Start ``codec`` at its strongest level on ``chunk`` in the background."""
+    global _CONTENDERS
+    if _CONTENDERS is None:
+        _CONTENDERS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="arzip-contender")
+    strongest = CodingContext(replace(context.header, level=9), context.model_override)
+    return _CONTENDERS.submit(codec.encode_chunk, chunk, strongest)
 
 
 class CMCodec(Codec):
@@ -60,13 +78,15 @@ class CMCodec(Codec):
         """Code a chunk already analysed; fall back to the classic codecs where they win."""
         if analysis.incompressible:
             return best_classic(self._registry, chunk, context)
+        contender = _contend(self._registry["lzma"], chunk, context)
         payload = _model().encode(bytes(chunk), context.header.level)
-        if payload is None:
-            return best_classic(self._registry, chunk, context)
-        if len(payload) > POOR_RATIO * len(chunk):
+        lzma_result = contender.result()
+        if payload is None or len(payload) > POOR_RATIO * len(chunk):
             classic = best_classic(self._registry, chunk, context)
-            if len(classic[1]) < len(payload):
+            if payload is None or len(classic[1]) < len(payload):
                 return classic
+        if len(lzma_result[1]) < len(payload):
+            return lzma_result
         return self.codec_id, payload
 
     def decode_chunk(self, payload: bytes, raw_size: int, context: CodingContext) -> bytes:
