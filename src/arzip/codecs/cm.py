@@ -3,9 +3,9 @@
 What it does: codes chunks with the model at the stream's level and, per chunk,
 falls back to a classic codec where the model does not win: data that is already
 compressed (JPEG, PDF streams, archives) goes to the best classic codec, and every
-chunk is also given to LZMA (xz -9e) on a second thread while the model runs, so a
-file where long-range LZ matching beats the model (some binary tables) is never
-larger than xz makes it. The numba model is imported only when a cm chunk is coded.
+chunk is also given to LZMA (xz at the same level) on a second thread while the
+model runs, so a file where LZ matching beats the model (some binary tables) is
+never larger than xz makes it. The numba model is imported only when a cm chunk is coded.
 What it does not do: any modelling itself.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
 
 from ..errors import FormatError
 from .analysis import ChunkAnalysis, analyse, best_classic
@@ -32,12 +31,12 @@ _CONTENDERS: ThreadPoolExecutor | None = None
 
 
 def _contend(codec: Codec, chunk: bytes, context: CodingContext) -> Future:
-    """Start ``codec`` at its strongest level on ``chunk`` in the background."""
+    """Start ``codec`` on ``chunk`` in the background, at the stream's level (so that a
+    fast level stays fast: level 1 contends with xz -1, level 9 with xz -9e)."""
     global _CONTENDERS
     if _CONTENDERS is None:
         _CONTENDERS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="arzip-contender")
-    strongest = CodingContext(replace(context.header, level=9), context.model_override)
-    return _CONTENDERS.submit(codec.encode_chunk, chunk, strongest)
+    return _CONTENDERS.submit(codec.encode_chunk, chunk, context)
 
 
 class CMCodec(Codec):
