@@ -44,6 +44,7 @@ GROUP_BYTES = 1 << 20
 ZSTD_ID, TENSOR_ID = 4, tensor_codec.TensorCodec.codec_id
 REF_ID, DELTA_ID = weight_frames.RefCodec.codec_id, weight_frames.DeltaCodec.codec_id
 SMALL_ZSTD_LEVEL, LARGE_ZSTD_LEVEL = 19, 9
+PARALLEL_PIECE_BYTES = 8 << 20  # pieces this large use every thread for their own segments
 
 ProgressCallback = Callable[[int], None]
 
@@ -204,9 +205,14 @@ def compress_weights(
     written = len(writer.start())
     target.write(writer.start())
     kinds: dict[str, int] = {}
-    for piece in pieces:
+
+    def encode(piece: Piece) -> tuple[memoryview, int, list]:
         data = _read(inputs[piece.file_index], piece)
-        codec_id, payload_parts = _encode_piece(piece, data, base_model, threads)
+        # Large pieces spread their segments over the threads; small ones run side by side.
+        inner = threads if piece.end - piece.start >= PARALLEL_PIECE_BYTES else 1
+        return (data, *_encode_piece(piece, data, base_model, inner))
+
+    for piece, (data, codec_id, payload_parts) in zip(pieces, _ordered_map(encode, pieces, threads)):
         for part in writer.frame_parts(codec_id, data, payload_parts):
             target.write(part)
             written += memoryview(part).nbytes
@@ -217,6 +223,21 @@ def compress_weights(
     target.write(tail)
     tensors = sum(len(e.layout.tensors) for e in inputs if e.layout is not None)
     return ArchiveSummary(len(inputs), tensors, header.content_size or 0, written + len(tail), kinds)
+
+
+def _ordered_map(function: Callable, items: list, threads: int) -> Iterator:
+    """``map`` in order, up to ``2 * threads`` items in flight (memory stays bounded)."""
+    if threads <= 1:
+        yield from map(function, items)
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="arzip-pieces") as pool:
+        window: list = []
+        for item in items:
+            window.append(pool.submit(function, item))
+            if len(window) >= 2 * threads:
+                yield window.pop(0).result()
+        for future in window:
+            yield future.result()
 
 
 def _encode_piece(
