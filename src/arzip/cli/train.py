@@ -35,6 +35,9 @@ def train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hidden", type=int, nargs=2, default=(d.hidden1, d.hidden2), metavar=("H1", "H2"),
                         help=f"layer widths (default {d.hidden1} {d.hidden2}; at most 512 each)")
     parser.add_argument("--eval-every", type=int, default=d.eval_every, help="steps between validation scores")
+    parser.add_argument("--valid-bytes", type=int, default=d.valid_bytes,
+                        help=f"validation bytes scored at each evaluation (default {d.valid_bytes})")
+    parser.add_argument("--init", default="", help="start from the weights of this checkpoint (.ckpt)")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("-T", "--threads", type=int, default=d.threads, help="torch threads")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -54,6 +57,7 @@ def run_train(args: argparse.Namespace, streams: Streams) -> int:
     if args.steps < 1 or args.batch < 1:
         raise UsageError("--steps and --batch must be positive")
     config = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, eval_every=args.eval_every,
+                         valid_bytes=args.valid_bytes, init=args.init,
                          seed=args.seed, threads=args.threads, hidden1=args.hidden[0], hidden2=args.hidden[1])
     try:
         train(args.corpus, args.output, config, valid=args.valid, log=streams.stderr, progress=not args.quiet)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from ..errors import FormatError, ModelError
 from .analysis import analyse, best_classic
 from .base import Codec, CodingContext, EncodedChunk
-from .cm import POOR_RATIO
+from .cm import POOR_RATIO, _contend
 
 DEFAULT_REF = "nn"
 
@@ -93,16 +93,19 @@ class NNCodec(Codec):
         level = _cm().LEVELS[context.header.level]
 
         def one(chunk: bytes) -> EncodedChunk:
-            analysis = analyse(chunk)
-            if analysis.incompressible:
+            # as cm does: classic codecs where the model does not win, and xz contending
+            # on another thread for every chunk (so nn is never larger than xz)
+            if analyse(chunk).incompressible:
                 return best_classic(self._registry, chunk, context)
+            contender = _contend(self._registry["lzma"], chunk, context)
             payload = _cm().encode_level(bytes(chunk), level, network)
-            if payload is None:
-                return best_classic(self._registry, chunk, context)
-            if len(payload) > POOR_RATIO * len(chunk):
+            lzma_result = contender.result()
+            if payload is None or len(payload) > POOR_RATIO * len(chunk):
                 classic = best_classic(self._registry, chunk, context)
-                if len(classic[1]) < len(payload):
+                if payload is None or len(classic[1]) < len(payload):
                     return classic
+            if len(lzma_result[1]) < len(payload):
+                return lzma_result
             return self.codec_id, payload
 
         from .base import _map

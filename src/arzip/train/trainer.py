@@ -41,6 +41,7 @@ class TrainConfig:
     threads: int = 2
     hidden1: int = 256
     hidden2: int = 512
+    init: str = ""  # a checkpoint whose weights start this run (fine-tuning, or a second schedule)
     extra: dict = field(default_factory=dict)
 
 
@@ -107,6 +108,11 @@ def train(corpus: list[str | Path], output: str | Path, config: TrainConfig, val
     optimisers = [torch.optim.Adam(dense, lr=config.lr), torch.optim.SparseAdam([model.table.weight], lr=config.lr)]
     checkpoint = Path(str(output) + ".ckpt")
     step, seconds, history = 0, 0.0, []
+    if config.init:
+        start = torch.load(config.init, weights_only=False)
+        if start["net"] != net.to_dict():
+            raise ValueError(f"{config.init} holds a network of another shape")
+        model.load_state_dict(start["model"])
     if checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
         if state["config"] != asdict(config) or state["net"] != net.to_dict():
