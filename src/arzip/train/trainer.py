@@ -30,17 +30,17 @@ START_SHARE = 1 / 64  # samples that see a chunk start within their window
 
 @dataclass
 class TrainConfig:
-    steps: int = 20000  # optimiser steps
+    steps: int = 3500  # optimiser steps (the shipped model's first stage)
     batch: int = 4096  # positions per step
-    lr: float = 3e-3  # peak Adam learning rate (cosine decay to 5%, 200 warm-up steps)
+    lr: float = 4e-3  # peak Adam learning rate (cosine decay to 5%, 200 warm-up steps)
     valid_bytes: int = 262144  # validation bytes scored (from the start of the validation text)
     valid_share: float = 0.02  # share of the corpus held out when no validation file is given
-    eval_every: int = 1000  # steps between validation scores
+    eval_every: int = 500  # steps between validation scores
     checkpoint_seconds: float = 300.0  # seconds between checkpoints
     seed: int = 1
     threads: int = 2
     hidden1: int = 256
-    hidden2: int = 512
+    hidden2: int = 256
     init: str = ""  # a checkpoint whose weights start this run (fine-tuning, or a second schedule)
     extra: dict = field(default_factory=dict)
 
