@@ -78,7 +78,7 @@ class CMCodec(Codec):
         if analysis.incompressible:
             return best_classic(self._registry, chunk, context)
         contender = _contend(self._registry["lzma"], chunk, context)
-        payload = _model().encode(bytes(chunk), context.header.level)
+        payload = self.model_encode(bytes(chunk), context)
         lzma_result = contender.result()
         if payload is None or len(payload) > POOR_RATIO * len(chunk):
             classic = best_classic(self._registry, chunk, context)
@@ -91,5 +91,13 @@ class CMCodec(Codec):
     def decode_chunk(self, payload: bytes, raw_size: int, context: CodingContext) -> bytes:
         level = context.header.level
         if level not in _model().LEVELS:
-            raise FormatError(f"corrupt .arz file: cm level {level} does not exist")
-        return _model().decode(bytes(payload), raw_size, level)
+            raise FormatError(f"corrupt .arz file: {self.name} level {level} does not exist")
+        return self.model_decode(bytes(payload), raw_size, context)
+
+    # The model itself: a codec that mixes more predictors in (``nn``) overrides these two.
+    def model_encode(self, chunk: bytes, context: CodingContext) -> bytes | None:
+        """The model's payload for ``chunk``, or None if it would not be smaller."""
+        return _model().encode(chunk, context.header.level)
+
+    def model_decode(self, payload: bytes, raw_size: int, context: CodingContext) -> bytes:
+        return _model().decode(payload, raw_size, context.header.level)

@@ -15,10 +15,9 @@ What it does not do: model anything itself (``arzip.models.nn``, ``arzip.models.
 
 from __future__ import annotations
 
-from ..errors import FormatError, ModelError
-from .analysis import analyse, best_classic
-from .base import Codec, CodingContext, EncodedChunk
-from .cm import POOR_RATIO, _contend
+from ..errors import ModelError
+from .base import Codec, CodingContext
+from .cm import CMCodec
 
 DEFAULT_REF = "nn"
 
@@ -35,13 +34,16 @@ def _nn():
     return shipped
 
 
-class NNCodec(Codec):
+class NNCodec(CMCodec):
+    """``cm`` with the network's predictions as extra mixer inputs; the rest as ``cm``
+    (levels, chunks, the xz contender and the classic fallbacks)."""
+
     name = "nn"
     codec_id = 17
     summary = "context mixing + the built-in int8 neural network (-m nn, or nn:model.arzm from arzip train)"
 
     def __init__(self, registry: dict[str, Codec]) -> None:
-        self._registry = registry
+        super().__init__(registry)
 
     def available(self) -> bool:
         try:
@@ -49,14 +51,6 @@ class NNCodec(Codec):
             return _nn().default_model_path().is_file()
         except ImportError:
             return False
-
-    def resolve_level(self, level: int | None) -> int:
-        if level is None:
-            return _cm().DEFAULT_LEVEL
-        return super().resolve_level(level)
-
-    def chunk_bytes(self, level: int) -> int:
-        return _cm().LEVELS[level].chunk_bytes
 
     def memory_bytes(self, level: int) -> int | None:
         return _cm().LEVELS[level].memory_bytes + _nn().MODEL_MEMORY_BYTES
@@ -82,42 +76,10 @@ class NNCodec(Codec):
             )
         return network
 
-    def encode_chunk(self, chunk: bytes, context: CodingContext) -> EncodedChunk:
-        return self.encode_chunks([chunk], context)[0]
-
-    def decode_chunk(self, payload: bytes, raw_size: int, context: CodingContext) -> bytes:
-        return self.decode_chunks([(payload, raw_size)], context)[0]
-
-    def encode_chunks(self, chunks, context: CodingContext, threads: int = 1) -> list[EncodedChunk]:
-        network = self._network(context)
+    def model_encode(self, chunk: bytes, context: CodingContext) -> bytes | None:
         level = _cm().LEVELS[context.header.level]
+        return _cm().encode_level(chunk, level, self._network(context))
 
-        def one(chunk: bytes) -> EncodedChunk:
-            # as cm does: classic codecs where the model does not win, and xz contending
-            # on another thread for every chunk (so nn is never larger than xz)
-            if analyse(chunk).incompressible:
-                return best_classic(self._registry, chunk, context)
-            contender = _contend(self._registry["lzma"], chunk, context)
-            payload = _cm().encode_level(bytes(chunk), level, network)
-            lzma_result = contender.result()
-            if payload is None or len(payload) > POOR_RATIO * len(chunk):
-                classic = best_classic(self._registry, chunk, context)
-                if payload is None or len(classic[1]) < len(payload):
-                    return classic
-            if len(lzma_result[1]) < len(payload):
-                return lzma_result
-            return self.codec_id, payload
-
-        from .base import _map
-
-        return _map(one, chunks, threads)
-
-    def decode_chunks(self, frames, context: CodingContext, threads: int = 1) -> list[bytes]:
-        levels = _cm().LEVELS
-        if context.header.level not in levels:
-            raise FormatError(f"corrupt .arz file: nn level {context.header.level} does not exist")
-        network = self._network(context)
-        level = levels[context.header.level]
-        from .base import _map
-
-        return _map(lambda frame: _cm().decode_level(bytes(frame[0]), frame[1], level, network), frames, threads)
+    def model_decode(self, payload: bytes, raw_size: int, context: CodingContext) -> bytes:
+        level = _cm().LEVELS[context.header.level]
+        return _cm().decode_level(payload, raw_size, level, self._network(context))
