@@ -53,15 +53,22 @@ def new_encoder(capacity_bytes: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def encode_bit(state: np.ndarray, out: np.ndarray, p1: int, bit: int) -> None:
-    """Code ``bit`` with P(bit == 1) = p1 / 65536 (p1 clamped to [1, 65535])."""
+def _split(low: int, high: int, p1: int) -> int:
+    """Where [low, high] splits for P(1) = p1 / 65536, p1 clamped to [1, 65535]:
+    a 1 keeps [low, mid], a 0 keeps [mid + 1, high]; low <= mid < high."""
     if p1 < 1:
         p1 = 1
     elif p1 > PROB_ONE - 1:
         p1 = PROB_ONE - 1
+    return low + (((high - low) * p1) >> PROB_BITS)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def encode_bit(state: np.ndarray, out: np.ndarray, p1: int, bit: int) -> None:
+    """Code ``bit`` with P(bit == 1) = p1 / 65536 (p1 clamped to [1, 65535])."""
     low = state[_LOW]
     high = state[_HIGH]
-    mid = low + (((high - low) * p1) >> PROB_BITS)  # low <= mid < high
+    mid = _split(low, high, p1)
     if bit:
         high = mid
     else:
@@ -109,14 +116,10 @@ def new_decoder(payload: np.ndarray) -> np.ndarray:
 @njit(cache=True, nogil=True, inline="always")
 def decode_bit(state: np.ndarray, payload: np.ndarray, p1: int) -> int:
     """Mirror of :func:`encode_bit`: the bit coded with P(bit == 1) = p1 / 65536."""
-    if p1 < 1:
-        p1 = 1
-    elif p1 > PROB_ONE - 1:
-        p1 = PROB_ONE - 1
     low = state[_LOW]
     high = state[_HIGH]
     code = state[_CODE]
-    mid = low + (((high - low) * p1) >> PROB_BITS)
+    mid = _split(low, high, p1)
     if code <= mid:
         bit = 1
         high = mid
