@@ -79,17 +79,39 @@ def join_tails(
     n = out.shape[0]
     byte_planes = planes.shape[0] // n if n else 0
     nibble_shift = 8 * byte_planes
+    if nibble_plane.shape[0] > 0 and first % 2 == 0:
+        # Two values a round share one byte of the nibble plane; the common layouts
+        # (fp32 and bf16 with 12-bit heads) get loops of their own.
+        pairs = count // 2
+        if byte_planes == 2:
+            for p in range(pairs):
+                k = 2 * p
+                i = first + k
+                nibbles = np.int64(nibble_plane[i >> 1])
+                out[i] = np.int64(heads[k]) | planes[i] | (np.int64(planes[n + i]) << 8) | ((nibbles & 0xF) << 16)
+                out[i + 1] = (
+                    np.int64(heads[k + 1]) | planes[i + 1] | (np.int64(planes[n + i + 1]) << 8) | ((nibbles >> 4) << 16)
+                )
+        elif byte_planes == 0:
+            for p in range(pairs):
+                k = 2 * p
+                i = first + k
+                nibbles = np.int64(nibble_plane[i >> 1])
+                out[i] = np.int64(heads[k]) | (nibbles & 0xF)
+                out[i + 1] = np.int64(heads[k + 1]) | (nibbles >> 4)
+        else:
+            pairs = 0
+        done = 2 * pairs
+    else:
+        done = 0
     has_nibbles = nibble_plane.shape[0] > 0
-    for k in range(count):
+    for k in range(done, count):
         i = first + k
         value = np.int64(heads[k])
         if has_nibbles:
             value |= ((np.int64(nibble_plane[i >> 1]) >> (4 * (i & 1))) & 0xF) << nibble_shift
-        if byte_planes == 2:  # fp32 with 12-bit heads: the common case, unrolled
-            value |= np.int64(planes[i]) | (np.int64(planes[n + i]) << 8)
-        else:
-            for j in range(byte_planes):
-                value |= np.int64(planes[j * n + i]) << (8 * j)
+        for j in range(byte_planes):
+            value |= np.int64(planes[j * n + i]) << (8 * j)
         out[i] = value
 
 
