@@ -64,6 +64,12 @@ def encode(symbols: np.ndarray, freqs: np.ndarray, starts: np.ndarray) -> np.nda
     words = np.zeros(n + 2 * LANES + 1, dtype=np.uint32)
     top = words.shape[0]
     states = np.full(LANES, _LOW, dtype=np.int64)
+    # x // freq through a float reciprocal, then corrected to the exact integer quotient:
+    # x < 2**47 * freq, so the estimate is off by less than one either way.
+    inverse = np.zeros(freqs.shape[0], dtype=np.float64)
+    for s in range(freqs.shape[0]):
+        if freqs[s]:
+            inverse[s] = 1.0 / freqs[s]
     for i in range(n - 1, -1, -1):
         lane = i & (LANES - 1)
         s = symbols[i]
@@ -74,7 +80,15 @@ def encode(symbols: np.ndarray, freqs: np.ndarray, starts: np.ndarray) -> np.nda
             top -= 1
             words[top] = x & _WORD_MASK
             x >>= _WORD_BITS
-        states[lane] = ((x // freq) << SCALE_BITS) + (x % freq) + starts[s]
+        quotient = np.int64(x * inverse[s])
+        remainder = x - quotient * freq
+        if remainder < 0:
+            quotient -= 1
+            remainder += freq
+        elif remainder >= freq:
+            quotient += 1
+            remainder -= freq
+        states[lane] = (quotient << SCALE_BITS) + remainder + starts[s]
     for lane in range(LANES - 1, -1, -1):  # the decoder reads lane 0 first
         x = states[lane]
         top -= 1

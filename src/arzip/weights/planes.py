@@ -156,13 +156,40 @@ def split_into(
     planes: np.ndarray,
     nibble_plane: np.ndarray,
 ) -> None:
-    """Like :func:`split` for values[first:first+count], into arrays for the whole tensor.
+    """Split values[first:first+count] into heads, byte planes [planes, n] and the nibble
+    plane, arrays for the whole tensor.
 
     ``first`` must be even when there is a nibble plane (two values share its bytes).
     """
     tail_bits = width_bits - head_bits
     byte_planes = planes.shape[0]
     nibble_shift = 8 * byte_planes
+    if nibble_plane.shape[0] > 0 and byte_planes == 2:  # fp32 with 12-bit heads, two values a round
+        pairs = count // 2
+        for p in range(pairs):
+            i = first + 2 * p
+            a = np.int64(values[i])
+            b = np.int64(values[i + 1])
+            heads[i] = a >> tail_bits
+            heads[i + 1] = b >> tail_bits
+            planes[0, i] = a & 0xFF
+            planes[0, i + 1] = b & 0xFF
+            planes[1, i] = (a >> 8) & 0xFF
+            planes[1, i + 1] = (b >> 8) & 0xFF
+            nibble_plane[i >> 1] = ((a >> 16) & 0xF) | (((b >> 16) & 0xF) << 4)
+        first += 2 * pairs
+        count -= 2 * pairs
+    elif nibble_plane.shape[0] > 0 and byte_planes == 0:  # bf16 with 12-bit heads
+        pairs = count // 2
+        for p in range(pairs):
+            i = first + 2 * p
+            a = np.int64(values[i])
+            b = np.int64(values[i + 1])
+            heads[i] = a >> tail_bits
+            heads[i + 1] = b >> tail_bits
+            nibble_plane[i >> 1] = (a & 0xF) | ((b & 0xF) << 4)
+        first += 2 * pairs
+        count -= 2 * pairs
     for i in range(first, first + count):
         v = values[i]
         heads[i] = v >> tail_bits
