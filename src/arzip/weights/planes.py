@@ -164,7 +164,8 @@ def split_into(
     tail_bits = width_bits - head_bits
     byte_planes = planes.shape[0]
     nibble_shift = 8 * byte_planes
-    if nibble_plane.shape[0] > 0 and byte_planes == 2:  # fp32 with 12-bit heads, two values a round
+    if nibble_plane.shape[0] > 0 and (byte_planes == 2 or byte_planes == 0):
+        # fp32 or bf16 with 12-bit heads: two values a round share a nibble byte
         pairs = count // 2
         for p in range(pairs):
             i = first + 2 * p
@@ -172,22 +173,12 @@ def split_into(
             b = np.int64(values[i + 1])
             heads[i] = a >> tail_bits
             heads[i + 1] = b >> tail_bits
-            planes[0, i] = a & 0xFF
-            planes[0, i + 1] = b & 0xFF
-            planes[1, i] = (a >> 8) & 0xFF
-            planes[1, i + 1] = (b >> 8) & 0xFF
-            nibble_plane[i >> 1] = ((a >> 16) & 0xF) | (((b >> 16) & 0xF) << 4)
-        first += 2 * pairs
-        count -= 2 * pairs
-    elif nibble_plane.shape[0] > 0 and byte_planes == 0:  # bf16 with 12-bit heads
-        pairs = count // 2
-        for p in range(pairs):
-            i = first + 2 * p
-            a = np.int64(values[i])
-            b = np.int64(values[i + 1])
-            heads[i] = a >> tail_bits
-            heads[i + 1] = b >> tail_bits
-            nibble_plane[i >> 1] = (a & 0xF) | ((b & 0xF) << 4)
+            if byte_planes == 2:
+                planes[0, i] = a & 0xFF
+                planes[0, i + 1] = b & 0xFF
+                planes[1, i] = (a >> 8) & 0xFF
+                planes[1, i + 1] = (b >> 8) & 0xFF
+            nibble_plane[i >> 1] = ((a >> nibble_shift) & 0xF) | (((b >> nibble_shift) & 0xF) << 4)
         first += 2 * pairs
         count -= 2 * pairs
     for i in range(first, first + count):
