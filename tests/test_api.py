@@ -138,3 +138,38 @@ def test_truncated_file_object_read_raises(tmp_path):
     path.write_bytes(arzip.compress(TEXT, "zlib")[:-20])
     with arzip.open(path) as f, pytest.raises(TruncatedError):
         f.read()
+
+
+@pytest.fixture
+def in_place(monkeypatch):
+    """One-shot decompress decodes into the bytes object it returns, whatever the size."""
+    from arzip import stream
+
+    monkeypatch.setattr(stream, "IN_PLACE_MIN_BYTES", 1)
+
+
+@pytest.mark.parametrize("codec", ["store", "zlib", "zstd", "cm"])
+def test_one_shot_decompress_into_one_bytes_object(in_place, codec):
+    blob = arzip.compress(TEXT, codec)
+    result = arzip.decompress(blob)
+    assert type(result) is bytes and result == TEXT
+    assert arzip.decompress(blob + arzip.compress(b"more", "zlib")) == TEXT + b"more"
+    with pytest.raises(FormatError, match="trailing data"):
+        arzip.decompress(blob + b"junk")
+    for cut in (len(blob) // 2, len(blob) - 1):
+        with pytest.raises(TruncatedError):
+            arzip.decompress(blob[:cut])
+
+
+def test_new_bytes_is_a_fresh_writable_bytes_object():
+    from arzip.outbuf import new_bytes
+
+    made = new_bytes(5 << 20)
+    if made is None:
+        pytest.skip("not CPython")
+    data, view = made
+    view[:] = 7
+    view[-1] = 9
+    assert type(data) is bytes and len(data) == 5 << 20
+    assert data[:3] == b"\x07\x07\x07" and data[-1] == 9
+    assert new_bytes(0) is None

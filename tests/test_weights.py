@@ -250,3 +250,21 @@ def test_decodes_identically_with_another_cpus_machine_code(checkpoint, tmp_path
     done = subprocess.run([sys.executable, "-c", code, str(out)], env=env, capture_output=True, timeout=300)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert done.stdout == raw
+
+
+def test_archive_decodes_in_place_at_odd_offsets(checkpoint, tmp_path, monkeypatch):
+    """Tensors that start at odd offsets of the file decode straight into the returned
+    bytes or through a copy, with the same result."""
+    from arzip import stream
+
+    monkeypatch.setattr(stream, "IN_PLACE_MIN_BYTES", 1)
+    path, raw, tensors = checkpoint
+    text_length = struct.unpack("<Q", raw[:8])[0]
+    odd = struct.pack("<Q", text_length + 1) + raw[8 : 8 + text_length] + b" " + raw[8 + text_length :]
+    odd_path = tmp_path / "odd.safetensors"
+    odd_path.write_bytes(odd)
+    for source, content in ((path, raw), (odd_path, odd)):
+        out = tmp_path / (source.name + ".arz")
+        _compress(source, out, threads=2)
+        assert arzip.decompress(out.read_bytes(), threads=2) == content
+        assert arzip.decompress(out.read_bytes(), threads=1) == content

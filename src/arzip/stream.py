@@ -31,7 +31,7 @@ from .container import (
     parse_header,
     parse_index,
 )
-from .errors import ChecksumError, FormatError, TruncatedError, UsageError
+from .errors import ArzipError, ChecksumError, FormatError, TruncatedError, UsageError
 
 STORE_ID = 0
 ProgressCallback = Callable[[int], None]  # called with the number of input bytes just consumed
@@ -202,6 +202,7 @@ class Decompressor:
         self.eof = False
         self.unused_data = b""
         self._progress = progress
+        self._sink = None  # see _decode_into_new_bytes
 
     def decompress(self, data: bytes | bytearray | memoryview) -> bytes:
         if self.eof:
@@ -258,6 +259,8 @@ class Decompressor:
             self._context = CodingContext(self.header, self._model_override)
             codec = _header_codec(self.header)
             self._batch = codec.batch_chunks(self._threads) if codec is not None else self._threads
+            if self._sink is not None:
+                self._batch = 1 << 30  # the whole input is at hand: one batch keeps every thread busy
             self._retain = codec.referenced_frames(self.header) if codec is not None else frozenset()
         while True:
             frame, after = parse_frame_header(source, offset, self.header.chunk_bytes)
@@ -292,6 +295,7 @@ class Decompressor:
         for position, (frame, _) in enumerate(frames):
             by_codec.setdefault(frame.codec_id, []).append(position)
         chunks: list = [None] * len(frames)
+        outs = self._sink_slices(frames)
         # Codecs that read earlier frames (refs) go last, once those frames are kept.
         order = sorted(by_codec, key=lambda cid: codec_by_id(cid).uses_history)
         for codec_id in order:
@@ -300,7 +304,12 @@ class Decompressor:
             payloads = [
                 (frames[p][1] if codec.accepts_views else bytes(frames[p][1]), frames[p][0].raw_size) for p in positions
             ]
-            for position, chunk in zip(positions, codec.decode_chunks(payloads, self._context, self._threads)):
+            if outs is None:
+                decoded = codec.decode_chunks(payloads, self._context, self._threads)
+            else:
+                decoded = [outs[p] for p in positions]
+                codec.decode_chunks_into(payloads, decoded, self._context, self._threads)
+            for position, chunk in zip(positions, decoded):
                 number = first_number + position
                 check_frame(frames[position][0], chunk, number)
                 chunks[position] = chunk
@@ -310,9 +319,23 @@ class Decompressor:
             self._frames_seen.append(frame)
             self._hasher.update(chunk)
             self._content_size += len(chunk)
-            out.append(chunk)
+            if outs is None:
+                out.append(chunk)
             if self._progress is not None:
                 self._progress(frame.payload_size)
+
+    def _sink_slices(self, frames: list) -> list | None:
+        """Where each frame goes in the output buffer, when decoding into one."""
+        if self._sink is None:
+            return None
+        start, outs = self._content_size, []
+        for frame, _ in frames:
+            end = start + frame.raw_size
+            if end > self._sink.shape[0]:
+                raise FormatError("corrupt .arz file: content size does not match the header")
+            outs.append(self._sink[start:end])
+            start = end
+        return outs
 
     def _finish(self, index: StreamIndex) -> None:
         seen = self._frames_seen
@@ -350,6 +373,12 @@ def compress(
     return compressor.compress(data) + compressor.flush()
 
 
+def _check_next_stream(data: bytes | memoryview) -> None:
+    """After a stream's end, only another stream may follow."""
+    if not MAGIC.startswith(bytes(data[: len(MAGIC)])):
+        raise FormatError("trailing data after the end of the .arz stream")
+
+
 def decompress_blocks(
     blocks: Iterable[bytes],
     *,
@@ -366,8 +395,8 @@ def decompress_blocks(
     for block in blocks:
         while block:
             if decompressor is None or decompressor.eof:
-                if decompressor is not None and not MAGIC.startswith(bytes(block[: len(MAGIC)])):
-                    raise FormatError("trailing data after the end of the .arz stream")
+                if decompressor is not None:
+                    _check_next_stream(block)
                 decompressor = Decompressor(model=model, threads=threads, progress=progress)
             out = decompressor.decompress(block)
             if out:
@@ -378,7 +407,44 @@ def decompress_blocks(
     decompressor.check_complete()
 
 
+IN_PLACE_MIN_BYTES = 1 << 20  # below this, joining decoded pieces costs nothing worth saving
+
+
+def _decode_into_new_bytes(data: bytes | bytearray | memoryview, model: str | None, threads: int) -> bytes | None:
+    """The content of the stream(s) in ``data``, decoded straight into the bytes object
+    returned (``arzip.outbuf``): no joining of pieces. None where the first stream's
+    header does not state a content size worth it, or the platform does not allow it."""
+    source = memoryview(data).cast("B")
+    try:
+        check_magic(source[: len(MAGIC)])
+        header, _ = parse_header(source, 0)
+    except (ArzipError, NeedMoreData):
+        return None  # the ordinary path reports it
+    size = header.content_size
+    if size is None or size < IN_PLACE_MIN_BYTES:
+        return None
+    from .outbuf import new_bytes
+
+    made = new_bytes(size)
+    if made is None:
+        return None
+    content, sink = made
+    decompressor = Decompressor(model=model, threads=threads)
+    decompressor._sink = sink
+    decompressor.decompress(source)
+    decompressor.check_complete()
+    del sink
+    rest = decompressor.unused_data
+    if rest:  # more streams after this one (cat a.arz b.arz)
+        _check_next_stream(rest)
+        return content + b"".join(decompress_blocks([rest], model=model, threads=threads))
+    return content
+
+
 def decompress(data: bytes | bytearray | memoryview, *, model: str | None = None, threads: int = 1) -> bytes:
     """Decompress one or more concatenated .arz streams; raise ArzipError on any defect."""
+    content = _decode_into_new_bytes(data, model, threads)
+    if content is not None:
+        return content
     pieces = list(decompress_blocks([data], model=model, threads=threads))
     return pieces[0] if len(pieces) == 1 and isinstance(pieces[0], bytes) else b"".join(pieces)

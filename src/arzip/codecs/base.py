@@ -16,8 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+import numpy as np
+
 from ..container import StreamHeader
-from ..errors import UsageError
+from ..errors import FormatError, UsageError
 
 MIN_LEVEL, MAX_LEVEL = 1, 9
 DEFAULT_CHUNK_BYTES = 8 << 20
@@ -110,6 +112,16 @@ class Codec(ABC):
     ) -> list[bytes]:
         """Several (payload, raw_size) frames at once."""
         return _map(lambda frame: self.decode_chunk(frame[0], frame[1], context), frames, threads)
+
+    def decode_chunks_into(
+        self, frames: Sequence[tuple[bytes, int]], outs: Sequence, context: CodingContext, threads: int = 1
+    ) -> None:
+        """Decode each frame into ``outs[i]``, a writable uint8 array of its raw size (the
+        caller's output buffer). Codecs that can write there directly override this."""
+        for chunk, out in zip(self.decode_chunks(frames, context, threads), outs):
+            if len(chunk) != len(out):
+                raise FormatError("corrupt .arz file: a frame decodes to the wrong size")
+            out[:] = np.frombuffer(chunk, dtype=np.uint8)
 
 
 def _map(function, items, threads: int) -> list:

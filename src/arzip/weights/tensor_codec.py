@@ -235,7 +235,7 @@ def encode_values(chunk: bytes | memoryview, width_bytes: int, threads: int = 1)
 class _Frame:
     """A parsed tensor payload, ready to decode segment by segment."""
 
-    def __init__(self, payload: bytes | memoryview, raw_size: int) -> None:
+    def __init__(self, payload: bytes | memoryview, raw_size: int, target: np.ndarray | None = None) -> None:
         _, planes = _numba()
         buffer = np.frombuffer(payload, dtype=np.uint8)
         cur = _Cursor(payload)
@@ -263,9 +263,12 @@ class _Frame:
             loaded = _load_planes(cur, buffer, sizes)
         except NeedMoreData:
             raise FormatError("corrupt .arz file: bad tensor frame") from None
-        self.tail = _flat(loaded[:byte_planes], n)
+        self.byte_planes = loaded[:byte_planes]
         self.nibble_plane = loaded[byte_planes] if nibbles else np.zeros(0, dtype=np.uint8)
-        self.out = np.empty(n, dtype=_UNSIGNED[self.width_bytes])
+        self.target = target
+        self.out = _values_view(target, self.width_bytes)
+        if self.out is None:
+            self.out = np.empty(n, dtype=_UNSIGNED[self.width_bytes])
         self.slots = None
 
     def jobs(self) -> list[tuple[_Frame, int]]:
@@ -275,6 +278,14 @@ class _Frame:
         _, planes = _numba()
         first, count = self.segments[index]
         shift = 8 * self.width_bytes - self.head_bits
+        if self.tail is None:  # the common layouts: heads and tails joined in one pass
+            empty = np.zeros(0, dtype=np.uint8)
+            low, high = (self.byte_planes + [empty, empty])[:2]
+            planes.decode_joined(
+                self.words[index], self.slots, self.out, first, count, shift, low, high,
+                len(self.byte_planes), self.nibble_plane,
+            )
+            return
         single = -1 if self.table.single is None else self.table.single
         words = self.words[index] if self.table.single is None else np.zeros(0, dtype=np.uint32)
         planes.decode_segment(
@@ -287,17 +298,33 @@ class _Frame:
             self.slots = rans.slot_table(self.table.freqs, self.table.starts)
         else:
             self.slots = np.zeros(0, dtype=np.int64)
+        joined = self.table.single is None and len(self.byte_planes) <= 2
+        self.tail = None if joined else _flat(self.byte_planes, self.count)
 
-    def result(self) -> memoryview:
+    def result(self) -> memoryview | np.ndarray:
+        if self.target is not None:
+            if not np.shares_memory(self.out, self.target):
+                self.target[:] = self.out.astype(self.out.dtype.newbyteorder("<")).view(np.uint8)
+            return self.target
         out = self.out if sys.byteorder == "little" else self.out.astype(self.out.dtype.newbyteorder("<"))
         return memoryview(out).cast("B")
 
 
-def decode_many(frames: Sequence[tuple[bytes | memoryview, int]], threads: int = 1) -> list[memoryview]:
-    """Decode several tensor payloads, all their segments sharing the threads."""
-    parsed = [_Frame(payload, raw_size) for payload, raw_size in frames]
-    for frame in parsed:
-        frame.prepare()
+def _values_view(target: np.ndarray | None, width_bytes: int) -> np.ndarray | None:
+    """``target`` (uint8) seen as values of the width, when its address allows it."""
+    if target is None or sys.byteorder != "little" or target.ctypes.data % width_bytes:
+        return None
+    return target.view(_UNSIGNED[width_bytes])
+
+
+def decode_many(
+    frames: Sequence[tuple[bytes | memoryview, int]], threads: int = 1, targets: Sequence[np.ndarray] | None = None
+) -> list[memoryview | np.ndarray]:
+    """Decode several tensor payloads, all their segments sharing the threads; into
+    ``targets`` (writable uint8 arrays of the raw sizes) when given."""
+    targets = targets if targets is not None else [None] * len(frames)
+    parsed = [_Frame(payload, raw_size, target) for (payload, raw_size), target in zip(frames, targets)]
+    _pool_map(lambda frame: frame.prepare(), parsed, threads)
     jobs = [job for frame in parsed for job in frame.jobs()]
     _pool_map(lambda job: job[0].decode_segment(job[1]), jobs, threads)
     return [frame.result() for frame in parsed]
@@ -333,3 +360,8 @@ class TensorCodec(Codec):
         self, frames: Sequence[tuple[bytes, int]], context: CodingContext, threads: int = 1
     ) -> list[bytes]:
         return decode_many(frames, threads)
+
+    def decode_chunks_into(
+        self, frames: Sequence[tuple[bytes, int]], outs: Sequence, context: CodingContext, threads: int = 1
+    ) -> None:
+        decode_many(frames, threads, outs)
