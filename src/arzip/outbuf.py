@@ -70,3 +70,33 @@ def new_bytes(n: int) -> tuple[bytes, np.ndarray] | None:
         _MADVISE(start, end - start, _MADV_HUGEPAGE)  # advice only: failure is harmless
     view = np.ctypeslib.as_array((ctypes.c_uint8 * n).from_address(address))
     return data, view
+
+
+class ByteSink:
+    """A write-only in-memory file for large outputs (``compress_weights(path, ByteSink())``):
+    what ``io.BytesIO`` does for writing, in a numpy buffer that grows by doubling, so that
+    fresh memory comes in huge pages (BytesIO's 4 KiB page faults cost more than coding)."""
+
+    def __init__(self, capacity: int = 1 << 20) -> None:
+        self._buffer = np.empty(max(capacity, 1), dtype=np.uint8)
+        self._size = 0
+
+    def write(self, data) -> int:
+        view = np.frombuffer(data, dtype=np.uint8) if len(memoryview(data)) else None
+        if view is None:
+            return 0
+        end = self._size + view.shape[0]
+        if end > self._buffer.shape[0]:
+            grown = np.empty(max(end, 2 * self._buffer.shape[0]), dtype=np.uint8)
+            grown[: self._size] = self._buffer[: self._size]
+            self._buffer = grown
+        self._buffer[self._size : end] = view
+        self._size = end
+        return view.shape[0]
+
+    def getbuffer(self) -> memoryview:
+        """The bytes written so far (a view: valid until the next write)."""
+        return memoryview(self._buffer[: self._size])
+
+    def __len__(self) -> int:
+        return self._size

@@ -1,7 +1,8 @@
 """Static rANS with four interleaved states: fast coding of symbols from a stored table.
 
 What it does: codes an array of symbols (alphabet up to 2**16) with one frequency
-table of total 2**16 that both sides know (the caller stores it), at a few
+table of total 2**S (S <= 16, the scale) that both sides know (the caller stores
+it), at a few
 nanoseconds per symbol, in 64-bit integer arithmetic. Used where a model is a
 fixed histogram, as for the exponents of model weights (``arzip.weights``).
 What it does not do: adapt (``arzip.coding.range`` and ``arzip.coding.binary``
@@ -12,8 +13,12 @@ stays in [2**31, 2**63); four states take symbols in turn so that the decoder's
 four chains run in parallel on the CPU. The encoder runs backwards and writes its
 words from the end of a buffer; the decoder reads them forwards.
 
-Invariants: every coded symbol has freq >= 1; sum(freq) == 2**SCALE_BITS; a table
-with a single symbol of frequency 2**SCALE_BITS is not allowed (there is nothing to
+A smaller scale makes the decoder's table smaller (2**S entries: 128 KiB at S = 14
+stay in the L2 cache, 512 KiB at 16 do not) and decoding faster, at the price of a
+coarser table (callers choose: ``arzip.weights`` uses 14 for up to 4,096 symbols).
+
+Invariants: every coded symbol has freq >= 1; sum(freq) == 2**S; a table with a
+single symbol of frequency 2**S is not allowed (there is nothing to
 code: the caller stores the symbol instead). The decoder never reads past its
 payload (missing words read as 0) and writes exactly ``count`` symbols.
 """
@@ -23,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-SCALE_BITS = 16
+SCALE_BITS = 16  # the largest scale
 SCALE = 1 << SCALE_BITS
 LANES = 4
 _LOW = 1 << 31  # lower bound of the state
@@ -31,10 +36,11 @@ _WORD_BITS = 32
 _WORD_MASK = (1 << _WORD_BITS) - 1
 
 
-def check_table(freqs: np.ndarray) -> None:
+def check_table(freqs: np.ndarray, scale_bits: int = SCALE_BITS) -> None:
     """Raise ValueError unless ``freqs`` is a valid table for this coder."""
-    if int(freqs.sum()) != SCALE or int(freqs.max()) >= SCALE or int(freqs.min()) < 0:
-        raise ValueError(f"a rANS table sums to 2**{SCALE_BITS} with no symbol holding all of it")
+    total = 1 << scale_bits
+    if not 1 <= scale_bits <= SCALE_BITS or int(freqs.sum()) != total or int(freqs.max()) >= total or int(freqs.min()) < 0:
+        raise ValueError(f"a rANS table sums to 2**{scale_bits} (at most 2**{SCALE_BITS}) with no symbol holding all of it")
 
 
 def starts_of(freqs: np.ndarray) -> np.ndarray:
@@ -46,10 +52,10 @@ def starts_of(freqs: np.ndarray) -> np.ndarray:
 
 @njit(cache=True, nogil=True)
 def slot_table(freqs: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """The decoder's table: for each of the 2**16 slots, its symbol, the symbol's
+    """The decoder's table: for each of the 2**S slots, its symbol, the symbol's
     frequency and the slot's offset within the symbol, packed in one word so that a
     decoding step makes one lookup: symbol | freq << 16 | offset << 33."""
-    table = np.zeros(SCALE, dtype=np.int64)
+    table = np.zeros(freqs.sum(), dtype=np.int64)
     for symbol in range(freqs.shape[0]):
         for offset in range(freqs[symbol]):
             table[starts[symbol] + offset] = symbol | (freqs[symbol] << 16) | (offset << 33)
@@ -57,38 +63,109 @@ def slot_table(freqs: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def encode(symbols: np.ndarray, freqs: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Payload (uint32 words) coding ``symbols`` (uint16) with the table."""
+def encode(
+    symbols: np.ndarray, freqs: np.ndarray, starts: np.ndarray, shift: int = 0, scale_bits: int = SCALE_BITS
+) -> np.ndarray:
+    """Payload (uint32 words) coding ``symbols`` with the table: the symbols are the
+    unsigned integers of the array shifted right by ``shift`` bits (the heads of
+    weights are their top bits: no separate array of symbols needed)."""
     n = symbols.shape[0]
     # Worst case: each symbol emits at most one word; plus the final states.
     words = np.zeros(n + 2 * LANES + 1, dtype=np.uint32)
     top = words.shape[0]
-    states = np.full(LANES, _LOW, dtype=np.int64)
     # x // freq through a float reciprocal, then corrected to the exact integer quotient:
-    # x < 2**47 * freq, so the estimate is off by less than one either way.
+    # x < 2**(63 - S) * freq, so the estimate is off by less than one either way.
     inverse = np.zeros(freqs.shape[0], dtype=np.float64)
     for s in range(freqs.shape[0]):
         if freqs[s]:
             inverse[s] = 1.0 / freqs[s]
-    for i in range(n - 1, -1, -1):
-        lane = i & (LANES - 1)
-        s = symbols[i]
-        freq = freqs[s]
-        x = states[lane]
-        x_max = ((_LOW >> SCALE_BITS) << _WORD_BITS) * freq
-        if x >= x_max:
+    bound = (_LOW >> scale_bits) << _WORD_BITS  # x_max / freq: a state at or above it emits a word
+    states = np.full(LANES, _LOW, dtype=np.int64)
+    rounds = n // LANES
+    # backwards: first the last, partial round (lanes 0..), then whole rounds, lane 3 to 0
+    for i in range(n - 1, LANES * rounds - 1, -1):
+        x = states[i & (LANES - 1)]
+        s = np.int64(symbols[i] >> shift)
+        if x >= bound * freqs[s]:
             top -= 1
             words[top] = x & _WORD_MASK
             x >>= _WORD_BITS
-        quotient = np.int64(x * inverse[s])
-        remainder = x - quotient * freq
-        if remainder < 0:
-            quotient -= 1
-            remainder += freq
-        elif remainder >= freq:
-            quotient += 1
-            remainder -= freq
-        states[lane] = (quotient << SCALE_BITS) + remainder + starts[s]
+        f = freqs[s]
+        q = np.int64(x * inverse[s])
+        m = x - q * f
+        if m < 0:
+            q -= 1
+            m += f
+        elif m >= f:
+            q += 1
+            m -= f
+        states[i & (LANES - 1)] = (q << scale_bits) + m + starts[s]
+    x0, x1, x2, x3 = states[0], states[1], states[2], states[3]
+    for r in range(rounds - 1, -1, -1):
+        i = LANES * r
+        # four lanes written out so that their chains overlap (as in decode_block); a
+        # helper function, even inlined by numba, makes this loop a quarter slower
+        s = np.int64(symbols[i + 3] >> shift)
+        if x3 >= bound * freqs[s]:
+            top -= 1
+            words[top] = x3 & _WORD_MASK
+            x3 >>= _WORD_BITS
+        f = freqs[s]
+        q = np.int64(x3 * inverse[s])
+        m = x3 - q * f
+        if m < 0:
+            q -= 1
+            m += f
+        elif m >= f:
+            q += 1
+            m -= f
+        x3 = (q << scale_bits) + m + starts[s]
+        s = np.int64(symbols[i + 2] >> shift)
+        if x2 >= bound * freqs[s]:
+            top -= 1
+            words[top] = x2 & _WORD_MASK
+            x2 >>= _WORD_BITS
+        f = freqs[s]
+        q = np.int64(x2 * inverse[s])
+        m = x2 - q * f
+        if m < 0:
+            q -= 1
+            m += f
+        elif m >= f:
+            q += 1
+            m -= f
+        x2 = (q << scale_bits) + m + starts[s]
+        s = np.int64(symbols[i + 1] >> shift)
+        if x1 >= bound * freqs[s]:
+            top -= 1
+            words[top] = x1 & _WORD_MASK
+            x1 >>= _WORD_BITS
+        f = freqs[s]
+        q = np.int64(x1 * inverse[s])
+        m = x1 - q * f
+        if m < 0:
+            q -= 1
+            m += f
+        elif m >= f:
+            q += 1
+            m -= f
+        x1 = (q << scale_bits) + m + starts[s]
+        s = np.int64(symbols[i] >> shift)
+        if x0 >= bound * freqs[s]:
+            top -= 1
+            words[top] = x0 & _WORD_MASK
+            x0 >>= _WORD_BITS
+        f = freqs[s]
+        q = np.int64(x0 * inverse[s])
+        m = x0 - q * f
+        if m < 0:
+            q -= 1
+            m += f
+        elif m >= f:
+            q += 1
+            m -= f
+        x0 = (q << scale_bits) + m + starts[s]
+    states[0], states[1], states[2], states[3] = x0, x1, x2, x3
     for lane in range(LANES - 1, -1, -1):  # the decoder reads lane 0 first
         x = states[lane]
         top -= 1
@@ -96,6 +173,15 @@ def encode(symbols: np.ndarray, freqs: np.ndarray, starts: np.ndarray) -> np.nda
         top -= 1
         words[top] = x >> _WORD_BITS
     return words[top:].copy()
+
+
+@njit(cache=True, nogil=True)
+def scale_of(table: np.ndarray) -> int:
+    """S for a slot table of 2**S entries."""
+    bits = 0
+    while (1 << bits) < table.shape[0]:
+        bits += 1
+    return bits
 
 
 @njit(cache=True, nogil=True)
@@ -136,7 +222,8 @@ def decode_block(
     """Continue decoding: ``count`` symbols into out[first:first+count], shifted left by
     ``shift``. Every block but the last must hold a multiple of four symbols."""
     x0, x1, x2, x3, pos = state[0], state[1], state[2], state[3], state[4]
-    mask = SCALE - 1
+    mask = table.shape[0] - 1
+    scale_bits = scale_of(table)
     # Four lanes a round, written out so that each state stays in a register and the
     # four dependency chains overlap in the CPU. On corrupt input the states are
     # garbage, but every step stays bounded.
@@ -147,10 +234,10 @@ def decode_block(
         e1 = table[x1 & mask]
         e2 = table[x2 & mask]
         e3 = table[x3 & mask]
-        x0 = ((e0 >> 16) & 0x1FFFF) * (x0 >> SCALE_BITS) + (e0 >> 33)
-        x1 = ((e1 >> 16) & 0x1FFFF) * (x1 >> SCALE_BITS) + (e1 >> 33)
-        x2 = ((e2 >> 16) & 0x1FFFF) * (x2 >> SCALE_BITS) + (e2 >> 33)
-        x3 = ((e3 >> 16) & 0x1FFFF) * (x3 >> SCALE_BITS) + (e3 >> 33)
+        x0 = ((e0 >> 16) & 0x1FFFF) * (x0 >> scale_bits) + (e0 >> 33)
+        x1 = ((e1 >> 16) & 0x1FFFF) * (x1 >> scale_bits) + (e1 >> 33)
+        x2 = ((e2 >> 16) & 0x1FFFF) * (x2 >> scale_bits) + (e2 >> 33)
+        x3 = ((e3 >> 16) & 0x1FFFF) * (x3 >> scale_bits) + (e3 >> 33)
         if x0 < _LOW:
             x0 = (x0 << _WORD_BITS) | _read(words, pos)
             pos += 1

@@ -43,7 +43,8 @@ SMALL_TENSOR_BYTES = 1 << 16  # smaller tensors go through zstd, grouped
 GROUP_BYTES = 1 << 20
 ZSTD_ID, TENSOR_ID = 4, tensor_codec.TensorCodec.codec_id
 REF_ID, DELTA_ID = weight_frames.RefCodec.codec_id, weight_frames.DeltaCodec.codec_id
-SMALL_ZSTD_LEVEL, LARGE_ZSTD_LEVEL = 19, 9
+# Small tensors are near-random floats: level 19 saves 0.5% of their bytes at ten times the time of 9.
+SMALL_ZSTD_LEVEL, LARGE_ZSTD_LEVEL = 9, 9
 PARALLEL_PIECE_BYTES = 8 << 20  # pieces this large use every thread for their own segments
 
 ProgressCallback = Callable[[int], None]

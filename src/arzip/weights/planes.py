@@ -79,33 +79,8 @@ def join_tails(
     n = out.shape[0]
     byte_planes = planes.shape[0] // n if n else 0
     nibble_shift = 8 * byte_planes
-    if nibble_plane.shape[0] > 0 and first % 2 == 0:
-        # Two values a round share one byte of the nibble plane; the common layouts
-        # (fp32 and bf16 with 12-bit heads) get loops of their own.
-        pairs = count // 2
-        if byte_planes == 2:
-            for p in range(pairs):
-                k = 2 * p
-                i = first + k
-                nibbles = np.int64(nibble_plane[i >> 1])
-                out[i] = np.int64(heads[k]) | planes[i] | (np.int64(planes[n + i]) << 8) | ((nibbles & 0xF) << 16)
-                out[i + 1] = (
-                    np.int64(heads[k + 1]) | planes[i + 1] | (np.int64(planes[n + i + 1]) << 8) | ((nibbles >> 4) << 16)
-                )
-        elif byte_planes == 0:
-            for p in range(pairs):
-                k = 2 * p
-                i = first + k
-                nibbles = np.int64(nibble_plane[i >> 1])
-                out[i] = np.int64(heads[k]) | (nibbles & 0xF)
-                out[i + 1] = np.int64(heads[k + 1]) | (nibbles >> 4)
-        else:
-            pairs = 0
-        done = 2 * pairs
-    else:
-        done = 0
     has_nibbles = nibble_plane.shape[0] > 0
-    for k in range(done, count):
+    for k in range(count):
         i = first + k
         value = np.int64(heads[k])
         if has_nibbles:
@@ -168,7 +143,8 @@ def decode_joined(
     state = rans.decoder_state(words)
     x0, x1, x2, x3, pos = state[0], state[1], state[2], state[3], state[4]
     low_word = np.int64(1) << 31  # rans._LOW: a state below it takes the next word
-    mask = (1 << 16) - 1  # rans.SCALE - 1
+    mask = table.shape[0] - 1  # 2**S - 1
+    scale_bits = rans.scale_of(table)
     n_words = words.shape[0]
     nibbles = nibble_plane.shape[0] > 0
     nibble_shift = 8 * byte_planes
@@ -179,10 +155,10 @@ def decode_joined(
         e1 = table[x1 & mask]
         e2 = table[x2 & mask]
         e3 = table[x3 & mask]
-        x0 = ((e0 >> 16) & 0x1FFFF) * (x0 >> 16) + (e0 >> 33)
-        x1 = ((e1 >> 16) & 0x1FFFF) * (x1 >> 16) + (e1 >> 33)
-        x2 = ((e2 >> 16) & 0x1FFFF) * (x2 >> 16) + (e2 >> 33)
-        x3 = ((e3 >> 16) & 0x1FFFF) * (x3 >> 16) + (e3 >> 33)
+        x0 = ((e0 >> 16) & 0x1FFFF) * (x0 >> scale_bits) + (e0 >> 33)
+        x1 = ((e1 >> 16) & 0x1FFFF) * (x1 >> scale_bits) + (e1 >> 33)
+        x2 = ((e2 >> 16) & 0x1FFFF) * (x2 >> scale_bits) + (e2 >> 33)
+        x3 = ((e3 >> 16) & 0x1FFFF) * (x3 >> scale_bits) + (e3 >> 33)
         if x0 < low_word:
             x0 = (x0 << 32) | (np.int64(words[pos]) if pos < n_words else 0)
             pos += 1
@@ -235,16 +211,15 @@ def split_into(
     count: int,
     head_bits: int,
     width_bits: int,
-    heads: np.ndarray,
     planes: np.ndarray,
     nibble_plane: np.ndarray,
 ) -> None:
-    """Split values[first:first+count] into heads, byte planes [planes, n] and the nibble
-    plane, arrays for the whole tensor.
+    """Split the tails of values[first:first+count] into byte planes [planes, n] and the
+    nibble plane, arrays for the whole tensor (the heads are the values' top bits: the
+    coder reads them from the values).
 
     ``first`` must be even when there is a nibble plane (two values share its bytes).
     """
-    tail_bits = width_bits - head_bits
     byte_planes = planes.shape[0]
     nibble_shift = 8 * byte_planes
     if nibble_plane.shape[0] > 0 and (byte_planes == 2 or byte_planes == 0):
@@ -254,8 +229,6 @@ def split_into(
             i = first + 2 * p
             a = np.int64(values[i])
             b = np.int64(values[i + 1])
-            heads[i] = a >> tail_bits
-            heads[i + 1] = b >> tail_bits
             if byte_planes == 2:
                 planes[0, i] = a & 0xFF
                 planes[0, i + 1] = b & 0xFF
@@ -266,7 +239,6 @@ def split_into(
         count -= 2 * pairs
     for i in range(first, first + count):
         v = values[i]
-        heads[i] = v >> tail_bits
         for j in range(byte_planes):
             planes[j, i] = (v >> (8 * j)) & 0xFF
     if nibble_plane.shape[0] > 0:
