@@ -7,7 +7,7 @@ import io
 import pytest
 
 import arzip
-from arzip.errors import FormatError, TruncatedError
+from arzip.errors import ArzipError, FormatError, TruncatedError
 
 from .conftest import EDGE_INPUTS
 
@@ -159,6 +159,13 @@ def test_one_shot_decompress_into_one_bytes_object(in_place, codec):
     for cut in (len(blob) // 2, len(blob) - 1):
         with pytest.raises(TruncatedError):
             arzip.decompress(blob[:cut])
+    for position in range(40, len(blob), max(1, len(blob) // 25)):
+        damaged = bytearray(blob)
+        damaged[position] ^= 0x24
+        try:
+            assert arzip.decompress(bytes(damaged)) == TEXT
+        except ArzipError:
+            pass
 
 
 def test_new_bytes_is_a_fresh_writable_bytes_object():
