@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import mmap
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -143,9 +144,10 @@ def _mark_duplicates(inputs: list[InputFile], pieces: list[Piece]) -> list[int]:
     """Turn repeats of earlier tensor pieces into refs; return the frames referred to."""
     seen: dict[tuple[bytes, int], int] = {}
     referenced = set()
+    sizes = Counter(piece.end - piece.start for piece in pieces if piece.kind == "tensor")
     for number, piece in enumerate(pieces):
-        if piece.kind != "tensor":
-            continue
+        if piece.kind != "tensor" or sizes[piece.end - piece.start] < 2:
+            continue  # a piece of a size no other has repeats nothing: no need to hash it
         data = _read(inputs[piece.file_index], piece)
         key = (xxhash.xxh3_128_digest(data), len(data))
         del data

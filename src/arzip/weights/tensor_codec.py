@@ -100,7 +100,7 @@ class _Table:
             return encode_varint(1) + encode_varint(self.single)
         gaps = np.diff(used, prepend=-1) - 1
         body = gaps.astype("<u2").tobytes() + self.freqs[used].astype("<u2").tobytes()
-        packed = zstandard.ZstdCompressor(level=19).compress(body)
+        packed = zstandard.ZstdCompressor(level=12).compress(body)  # 19 saves 1% of a few KB, for 20 ms
         return encode_varint(len(used)) + bytes((self.scale_bits,)) + encode_varint(len(packed)) + packed
 
     @classmethod
