@@ -71,7 +71,7 @@ def encode(
     weights are their top bits: no separate array of symbols needed)."""
     n = symbols.shape[0]
     # Worst case: each symbol emits at most one word; plus the final states.
-    words = np.zeros(n + 2 * LANES + 1, dtype=np.uint32)
+    words = np.empty(n + 2 * LANES + 1, dtype=np.uint32)  # filled from the top down; the rest unread
     top = words.shape[0]
     # x // freq through a float reciprocal, then corrected to the exact integer quotient:
     # x < 2**(63 - S) * freq, so the estimate is off by less than one either way.
