@@ -180,3 +180,12 @@ def test_new_bytes_is_a_fresh_writable_bytes_object():
     assert type(data) is bytes and len(data) == 5 << 20
     assert data[:3] == b"\x07\x07\x07" and data[-1] == 9
     assert new_bytes(0) is None
+
+
+def test_byte_sink_collects_writes_like_bytesio():
+    from arzip.outbuf import ByteSink
+
+    sink, reference = ByteSink(4), io.BytesIO()
+    for piece in (b"ab", memoryview(b"cdefgh"), b"", bytearray(b"x" * 1000), memoryview(b"yz").cast("B")):
+        assert sink.write(piece) == reference.write(piece)
+    assert bytes(sink.getbuffer()) == reference.getvalue() and len(sink) == 1010
