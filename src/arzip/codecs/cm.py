@@ -5,7 +5,10 @@ falls back to a classic codec where the model does not win: data that is already
 compressed (JPEG, PDF streams, archives) goes to the best classic codec, and every
 chunk is also given to LZMA (xz at the same level) on a second thread while the
 model runs, so a file where LZ matching beats the model (some binary tables) is
-never larger than xz makes it. The numba model is imported only when a cm chunk is coded.
+never larger than xz makes it. Text is not given to xz: on text the model's match
+model and word contexts always beat LZ, and on a 2-core machine the contender
+would only take CPU time from the model. The numba model is imported only when a
+cm chunk is coded.
 What it does not do: any modelling itself.
 """
 
@@ -14,11 +17,20 @@ from __future__ import annotations
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 
+import numpy as np
+
 from ..errors import FormatError
 from .analysis import ChunkAnalysis, analyse, best_classic
 from .base import Codec, CodingContext, EncodedChunk
 
 POOR_RATIO = 0.85  # above this the model barely helps: let the classic codecs compete
+TEXT_CONTROL_SHARE = 0.002  # at most this share of control bytes (other than tab, LF, CR) in text
+
+# control bytes that text does not contain: 0-31 but tab, LF, FF, CR; and DEL
+_CONTROL = np.ones(256, dtype=bool)
+_CONTROL[32:127] = False
+_CONTROL[128:] = False
+_CONTROL[[9, 10, 12, 13]] = False
 
 
 def _model():
@@ -28,6 +40,14 @@ def _model():
 
 
 _CONTENDERS: ThreadPoolExecutor | None = None
+
+
+def looks_like_text(chunk: bytes) -> bool:
+    """Plain text (ASCII or UTF-8 and the like): almost no control bytes."""
+    if len(chunk) == 0:
+        return False
+    counts = np.bincount(np.frombuffer(chunk, dtype=np.uint8), minlength=256)
+    return int(counts[_CONTROL].sum()) <= TEXT_CONTROL_SHARE * len(chunk)
 
 
 def _contend(codec: Codec, chunk: bytes, context: CodingContext) -> Future:
@@ -77,14 +97,14 @@ class CMCodec(Codec):
         """Code a chunk already analysed; fall back to the classic codecs where they win."""
         if analysis.incompressible:
             return best_classic(self._registry, chunk, context)
-        contender = _contend(self._registry["lzma"], chunk, context)
+        contender = None if looks_like_text(chunk) else _contend(self._registry["lzma"], chunk, context)
         payload = self.model_encode(bytes(chunk), context)
-        lzma_result = contender.result()
+        lzma_result = None if contender is None else contender.result()
         if payload is None or len(payload) > POOR_RATIO * len(chunk):
             classic = best_classic(self._registry, chunk, context)
             if payload is None or len(classic[1]) < len(payload):
                 return classic
-        if len(lzma_result[1]) < len(payload):
+        if lzma_result is not None and len(lzma_result[1]) < len(payload):
             return lzma_result
         return self.codec_id, payload
 

@@ -1,4 +1,4 @@
-"""Scalar building blocks of the context-mixing model: context hashing.
+"""Scalar building blocks of the context-mixing model: context hashing and prefetching.
 
 The table-based components (nibble-bucket hash table, StateMaps, mixers, APMs,
 the arithmetic coder) are written out inside the model loop in ``model.py``,
@@ -9,7 +9,9 @@ component itself, so only functions of plain integers live here.
 
 from __future__ import annotations
 
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 MASK32 = 0xFFFFFFFF
 
@@ -33,3 +35,31 @@ def hash_final(h: int) -> int:
     h = (h ^ (h >> 16)) * 0x45D9F3B & MASK32
     h = (h ^ (h >> 13)) * 0x3B9AC9F1 & MASK32
     return (h ^ (h >> 16)) & MASK32
+
+
+# --- prefetching --------------------------------------------------------------
+
+@intrinsic
+def prefetch(typingctx, array, index):
+    """Ask the CPU to bring ``array[index]``'s cache line in (``llvm.prefetch``).
+
+    Unlike an ordinary load whose value is then used, a prefetch never waits for
+    the memory and never faults (an address past the end is harmless), so the
+    cache misses of several table lookups overlap the work done before them.
+    """
+    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        view = context.make_array(array_type)(context, builder, args[0])
+        byte_ptr = ir.IntType(8).as_pointer()
+        address = builder.bitcast(builder.gep(view.data, [args[1]]), byte_ptr)
+        int32 = ir.IntType(32)
+        fn_type = ir.FunctionType(ir.VoidType(), [byte_ptr, int32, int32, int32])
+        fn = builder.module.declare_intrinsic("llvm.prefetch", [byte_ptr], fn_type)
+        # read (0), keep in all cache levels (3), data cache (1)
+        builder.call(fn, [address, ir.Constant(int32, 0), ir.Constant(int32, 3), ir.Constant(int32, 1)])
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen

@@ -26,8 +26,8 @@ two sides cannot drift apart. All arithmetic is integer.
 The components are written out in the loop rather than called as functions:
 numba passes arrays to a called function with reference-count updates (atomic
 calls) that cost more per bit than the components themselves. Cache misses are
-the other cost, so bucket lines, APM rows and counter lines are loaded early
-("touched") where their address is known ahead of use.
+the other cost, so bucket lines, APM rows and counter lines are prefetched
+where their address is known ahead of use.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from numba import njit
 
 from arzip.coding.binary import finish_encoder, new_decoder, new_encoder
 
-from .components import hash_final, hash_mix
+from .components import hash_final, hash_mix, prefetch
 from .levels import CMLevel
 from .tables import N_STATES, SQUASH, SQUASH16, STATE_N, STATE_NEXT, STATE_P0, STRETCH
 from ..nn.network import step_frequencies
@@ -101,7 +101,6 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
     ctxh = np.zeros(N_CTX_IDS, dtype=np.int64)
     bk = np.zeros(nact, dtype=np.int64)  # bucket base of each hashed context
     hh = np.zeros(nact, dtype=np.int64)  # bucket hash of each hashed context
-    tsum = 0
     sst = np.zeros(nctx, dtype=np.int64)  # current state of each context
     # record-length detection (as in paq8's record model)
     last_pos = np.zeros(256, dtype=np.int64)
@@ -158,17 +157,15 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 nib = 1
                 known = 0
                 # nibble-bucket hash table as in lpaq1: hash every context first and
-                # load its bucket's first byte, so that the cache misses of all
-                # contexts overlap; then probe (see components.find_bucket)
-                touch = 0
+                # prefetch its bucket, so that the cache misses of all contexts
+                # overlap; then probe
                 for a in range(nact):
                     h = ctxh[act[a]]
                     if b == 4:
                         h = hash_mix(h, c0)
                     h = hash_final(h)
                     hh[a] = h
-                    touch += T[(h >> (32 - tbits)) << 4]
-                tsum += touch
+                    prefetch(T, (h >> (32 - tbits)) << 4)
                 if b == 0 and i > 0:
                     # match model, for the byte just coded: done here, between
                     # issuing the bucket loads and probing them, so that the match
@@ -235,31 +232,34 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 dcb = (hash_final(hash_mix(o2h, c0)) >> (32 - dbits)) << 4
                 dcb3 = (hash_final(hash_mix(o3h, c0)) >> (32 - dbits)) << 4
             elif b == 3:
-                # prefetch: the second nibble's bucket is one of two, so touch both
-                # now and its cache miss overlaps the coding of the fourth bit
-                touch = 0
+                # the second nibble's bucket is one of two: prefetch both now and
+                # its cache miss overlaps the coding of the fourth bit
                 for a in range(nact):
                     h = ctxh[act[a]]
                     h0 = hash_final(hash_mix(h, c0 << 1))
                     h1 = hash_final(hash_mix(h, (c0 << 1) | 1))
-                    touch += T[(h0 >> (32 - tbits)) << 4] + T[(h1 >> (32 - tbits)) << 4]
-                # and the order-2 direct counters' line, also one of two
-                touch += DC2[(hash_final(hash_mix(o2h, c0 << 1)) >> (32 - dbits)) << 4]
-                touch += DC2[(hash_final(hash_mix(o2h, (c0 << 1) | 1)) >> (32 - dbits)) << 4]
-                touch += DC2[(hash_final(hash_mix(o3h, c0 << 1)) >> (32 - dbits)) << 4]
-                touch += DC2[(hash_final(hash_mix(o3h, (c0 << 1) | 1)) >> (32 - dbits)) << 4]
-                tsum += touch
+                    prefetch(T, (h0 >> (32 - tbits)) << 4)
+                    prefetch(T, (h1 >> (32 - tbits)) << 4)
+                # and the order-2 and -3 direct counters' lines, also one of two each
+                prefetch(DC2, (hash_final(hash_mix(o2h, c0 << 1)) >> (32 - dbits)) << 4)
+                prefetch(DC2, (hash_final(hash_mix(o2h, (c0 << 1) | 1)) >> (32 - dbits)) << 4)
+                prefetch(DC2, (hash_final(hash_mix(o3h, c0 << 1)) >> (32 - dbits)) << 4)
+                prefetch(DC2, (hash_final(hash_mix(o3h, (c0 << 1) | 1)) >> (32 - dbits)) << 4)
             j2 = (c0 | (c1 << 8)) * 33
             j3 = ((h3 + c0) & 0xFFFF) * 33
             if b < 7:
-                # the next bit's APM rows are one of two adjacent rows: touch both
-                # now so that their cache misses overlap this bit's work
+                # the next bit's APM rows are one of two adjacent rows (66 uint16
+                # each): prefetch both now so that their cache misses overlap this
+                # bit's work
                 jn = j2 + c0 * 33
-                tsum += A2[jn] + A2[jn + 32] + A2[jn + 64]
+                prefetch(A2, jn)
+                prefetch(A2, jn + 32)
+                prefetch(A2, jn + 64)
                 if not lean:
                     jn = ((h3 + (c0 << 1)) & 0xFFFF) * 33
-                    if jn + 65 < A3.shape[0]:
-                        tsum += A3[jn] + A3[jn + 32] + A3[jn + 64]
+                    prefetch(A3, jn)
+                    prefetch(A3, jn + 32)
+                    prefetch(A3, jn + 64)
             # ---- 2. states -> probabilities -> mixer inputs -----------------
             # (adaptive StateMap per context, as in lpaq1: state -> 22-bit P(1))
             s = T01[c0]
@@ -320,9 +320,11 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             else:
                 mlb = 3
             kn = known * 8 // (nact + 1)
-            b0 = c0 * nin
-            b1 = (MIX_A_SETS + ((mlb * 8 + kn) << 3) + b) * nin
-            b2 = (MIX_A_SETS + MIX_B_SETS + c1) * nin
+            # (rows of the 2-d weight array W: a row's inner loop then compiles to
+            # contiguous vector loads and stores)
+            b0 = c0
+            b1 = MIX_A_SETS + ((mlb * 8 + kn) << 3) + b
+            b2 = MIX_A_SETS + MIX_B_SETS + c1
             acc0 = 0
             acc1 = 0
             acc2 = 0
@@ -330,7 +332,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             if lean:
                 # fast levels: one weight set, no second layer
                 for kk in range(nin):
-                    acc0 += x[kk] * W[b0 + kk]
+                    acc0 += x[kk] * W[b0, kk]
                 st0 = min(max(acc0 >> 16, -2047), 2047)
                 st1 = st0
                 st2 = st0
@@ -338,9 +340,9 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             else:
                 for kk in range(nin):
                     xv = x[kk]
-                    acc0 += xv * W[b0 + kk]
-                    acc1 += xv * W[b1 + kk]
-                    acc2 += xv * W[b2 + kk]
+                    acc0 += xv * W[b0, kk]
+                    acc1 += xv * W[b1, kk]
+                    acc2 += xv * W[b2, kk]
                 st0 = min(max(acc0 >> 16, -2047), 2047)
                 st1 = min(max(acc1 >> 16, -2047), 2047)
                 st2 = min(max(acc2 >> 16, -2047), 2047)
@@ -447,15 +449,15 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             e0 = ((y << 12) - squash[st0 + 2048]) * lr_now
             if lean:
                 for kk in range(nin):
-                    W[b0 + kk] += (x[kk] * e0 + 32768) >> 16
+                    W[b0, kk] += (x[kk] * e0 + 32768) >> 16
             else:
                 e1 = ((y << 12) - squash[st1 + 2048]) * lr_now
                 e2 = ((y << 12) - squash[st2 + 2048]) * lr_now
                 for kk in range(nin):
                     xv = x[kk]
-                    W[b0 + kk] += (xv * e0 + 32768) >> 16
-                    W[b1 + kk] += (xv * e1 + 32768) >> 16
-                    W[b2 + kk] += (xv * e2 + 32768) >> 16
+                    W[b0, kk] += (xv * e0 + 32768) >> 16
+                    W[b1, kk] += (xv * e1 + 32768) >> 16
+                    W[b2, kk] += (xv * e2 + 32768) >> 16
                 ef = ((y << 12) - pf) * lr2
                 W2[base2] += (st0 * ef + 32768) >> 16
                 W2[base2 + 1] += (st1 * ef + 32768) >> 16
@@ -568,7 +570,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
     cstate[2] = cpos
     cstate[3] = code
     cstate[5] = overflow
-    return tsum  # the touched bytes: returned so the compiler keeps the prefetch loads
+    return 0
 
 
 def _new_state(lv: CMLevel, nn_inputs: int = 0):
@@ -629,9 +631,10 @@ def _nn_args(network) -> tuple:
 
 def _run(buf: np.ndarray, n: int, encoding: bool, cstate, cbuf, lv: CMLevel, network=None) -> int:
     tables = _new_state(lv, 0 if network is None else N_NN)
+    weights = tables[8].reshape(MIX_A_SETS + MIX_B_SETS + MIX_C_SETS, -1)  # (sets, inputs)
     if network is not None:
-        weights = tables[8].reshape(MIX_A_SETS + MIX_B_SETS + MIX_C_SETS, -1)
         weights[:, -N_NN] = NN_WEIGHT0
+    tables = tables[:8] + (weights,) + tables[9:]
     return _model_loop(buf, n, encoding, cstate, cbuf, _params(lv), *tables, RECIP, STATE_NEXT,
                        STATE_N, STRETCH, SQUASH, SQUASH16, *_nn_args(network))
 
