@@ -14,6 +14,7 @@ What it does not do: any modelling itself.
 
 from __future__ import annotations
 
+import gc
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -34,8 +35,15 @@ _CONTROL[[9, 10, 12, 13]] = False
 
 
 def _model():
-    from ..models import cm
-
+    """The model package, imported on first use with the garbage collector paused (the
+    import of numba makes many objects and no cycles worth collecting)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        from ..models import cm
+    finally:
+        if enabled:
+            gc.enable()
     return cm
 
 

@@ -7,19 +7,38 @@ returns exactly ``raw_size`` bytes and never hangs on corrupt input.
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
+
 from .levels import DEFAULT_LEVEL, LEVELS, CMLevel
 from .model import decode_level, encode_level
 
 __all__ = ["CMLevel", "LEVELS", "DEFAULT_LEVEL", "encode", "decode"]
 
 
+@contextmanager
+def _no_gc():
+    """Python's cyclic garbage collector paused: the first call loads the compiled
+    model from numba's cache, which makes many objects (and so many collections) and
+    no cycles worth collecting; the model loop itself makes no Python objects."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def encode(data: bytes, level: int) -> bytes | None:
     """Payload for ``data`` (one chunk, < 2**31 bytes), or None if it would not pay."""
-    return encode_level(bytes(data), LEVELS[level])
+    with _no_gc():
+        return encode_level(bytes(data), LEVELS[level])
 
 
 def decode(payload: bytes, raw_size: int, level: int) -> bytes:
     """Exactly ``raw_size`` bytes decoded from ``payload`` (garbage if it is corrupt)."""
     if raw_size < 0:
         raise ValueError("raw_size must be >= 0")
-    return decode_level(bytes(payload), raw_size, LEVELS[level])
+    with _no_gc():
+        return decode_level(bytes(payload), raw_size, LEVELS[level])

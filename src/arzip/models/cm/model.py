@@ -245,6 +245,16 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 prefetch(DC2, (hash_final(hash_mix(o2h, (c0 << 1) | 1)) >> (32 - dbits)) << 4)
                 prefetch(DC2, (hash_final(hash_mix(o3h, c0 << 1)) >> (32 - dbits)) << 4)
                 prefetch(DC2, (hash_final(hash_mix(o3h, (c0 << 1) | 1)) >> (32 - dbits)) << 4)
+            elif b == 7 and i + 1 >= minlen:
+                # the match model's table slot for the next byte is one of two (this
+                # byte ends in a 0 or a 1): prefetch both
+                hm0 = hash_mix(0, (c0 << 1) & 255)
+                hm1 = hash_mix(0, ((c0 << 1) | 1) & 255)
+                for kk in range(2, minlen + 1):
+                    hm0 = hash_mix(hm0, buf[i + 1 - kk])
+                    hm1 = hash_mix(hm1, buf[i + 1 - kk])
+                prefetch(MT, hash_final(hm0) & mmask)
+                prefetch(MT, hash_final(hm1) & mmask)
             j2 = (c0 | (c1 << 8)) * 33
             j3 = ((h3 + c0) & 0xFFFF) * 33
             if b < 7:
