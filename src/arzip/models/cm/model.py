@@ -231,20 +231,18 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 # order-2 direct counters: one 16-entry line per nibble, no checksum
                 dcb = (hash_final(hash_mix(o2h, c0)) >> (32 - dbits)) << 4
                 dcb3 = (hash_final(hash_mix(o3h, c0)) >> (32 - dbits)) << 4
-            elif b == 3:
-                # the second nibble's bucket is one of two: prefetch both now and
-                # its cache miss overlaps the coding of the fourth bit
+            elif b == 2:
+                # the second nibble's bucket is one of four (the two bits still to
+                # come before it): prefetch all four now, so that its cache miss
+                # overlaps the coding of the third and fourth bits
                 for a in range(nact):
                     h = ctxh[act[a]]
-                    h0 = hash_final(hash_mix(h, c0 << 1))
-                    h1 = hash_final(hash_mix(h, (c0 << 1) | 1))
-                    prefetch(T, (h0 >> (32 - tbits)) << 4)
-                    prefetch(T, (h1 >> (32 - tbits)) << 4)
-                # and the order-2 and -3 direct counters' lines, also one of two each
-                prefetch(DC2, (hash_final(hash_mix(o2h, c0 << 1)) >> (32 - dbits)) << 4)
-                prefetch(DC2, (hash_final(hash_mix(o2h, (c0 << 1) | 1)) >> (32 - dbits)) << 4)
-                prefetch(DC2, (hash_final(hash_mix(o3h, c0 << 1)) >> (32 - dbits)) << 4)
-                prefetch(DC2, (hash_final(hash_mix(o3h, (c0 << 1) | 1)) >> (32 - dbits)) << 4)
+                    for q in range(4):
+                        prefetch(T, (hash_final(hash_mix(h, (c0 << 2) | q)) >> (32 - tbits)) << 4)
+                # and the order-2 and -3 direct counters' lines, also one of four each
+                for q in range(4):
+                    prefetch(DC2, (hash_final(hash_mix(o2h, (c0 << 2) | q)) >> (32 - dbits)) << 4)
+                    prefetch(DC2, (hash_final(hash_mix(o3h, (c0 << 2) | q)) >> (32 - dbits)) << 4)
             elif b == 7 and i + 1 >= minlen:
                 # the match model's table slot for the next byte is one of two (this
                 # byte ends in a 0 or a 1): prefetch both
