@@ -74,14 +74,18 @@ class FrameWriter:
         """The bytes of one frame holding ``chunk`` coded as ``payload`` by ``codec_id``."""
         return b"".join(self.frame_parts(codec_id, chunk, [payload]))
 
-    def frame_parts(self, codec_id: int, chunk: bytes | memoryview, payload_parts: list) -> list:
-        """:meth:`frame` as a list of bytes-like parts (no copy of a large payload)."""
+    def frame_parts(
+        self, codec_id: int, chunk: bytes | memoryview, payload_parts: list, checksum: int | None = None
+    ) -> list:
+        """:meth:`frame` as a list of bytes-like parts (no copy of a large payload).
+        ``checksum``: the chunk's frame checksum when the caller has it (computed on a
+        worker thread)."""
         if not 1 <= len(chunk) <= self.header.chunk_bytes:
             raise ValueError(f"a chunk of {len(chunk)} bytes does not fit this stream's chunk size")
         payload_size = sum(memoryview(part).nbytes for part in payload_parts)
         if payload_size >= len(chunk):  # never grow a chunk: store it
             codec_id, payload_parts, payload_size = STORE_ID, [chunk], len(chunk)
-        frame = FrameHeader(codec_id, len(chunk), payload_size, frame_checksum(chunk))
+        frame = FrameHeader(codec_id, len(chunk), payload_size, frame_checksum(chunk) if checksum is None else checksum)
         self._index.add(frame)
         self._hasher.update(chunk)
         self.frames_written += 1

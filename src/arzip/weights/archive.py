@@ -31,7 +31,7 @@ import xxhash
 
 from ..codecs import codec_by_id
 from ..codecs.base import CodingContext
-from ..container import StreamHeader, check_frame
+from ..container import StreamHeader, check_frame, frame_checksum
 from ..errors import FormatError, UsageError
 from ..info import StreamInfo, describe
 from ..stream import FrameWriter
@@ -209,14 +209,14 @@ def compress_weights(
     target.write(writer.start())
     kinds: dict[str, int] = {}
 
-    def encode(piece: Piece) -> tuple[memoryview, int, list]:
+    def encode(piece: Piece) -> tuple[memoryview, int, list, int]:
         data = _read(inputs[piece.file_index], piece)
         # Large pieces spread their segments over the threads; small ones run side by side.
         inner = threads if piece.end - piece.start >= PARALLEL_PIECE_BYTES else 1
-        return (data, *_encode_piece(piece, data, base_model, inner))
+        return (data, *_encode_piece(piece, data, base_model, inner), frame_checksum(data))
 
-    for piece, (data, codec_id, payload_parts) in zip(pieces, _ordered_map(encode, pieces, threads)):
-        for part in writer.frame_parts(codec_id, data, payload_parts):
+    for piece, (data, codec_id, payload_parts, checksum) in zip(pieces, _ordered_map(encode, pieces, threads)):
+        for part in writer.frame_parts(codec_id, data, payload_parts, checksum):
             target.write(part)
             written += memoryview(part).nbytes
         kinds[piece.kind] = kinds.get(piece.kind, 0) + 1
