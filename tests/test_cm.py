@@ -126,13 +126,13 @@ def _golden_input() -> bytes:
 GOLDEN = {
     1: "c08505d0b073f3a766adbf9a6ac22199",
     2: "5f377e230e856cc46b55c1642cc8437d",
-    3: "f5e8d0ec5d9bebb345688099dc8251ad",
-    4: "f5e8d0ec5d9bebb345688099dc8251ad",
-    5: "a555a01ffdfa4321dbb808346b0ff20f",
-    6: "fb298b774bbfd146ef4a907900c0ab21",
-    7: "42437d90ab4be58e9b2fe1f0499ce078",
-    8: "42437d90ab4be58e9b2fe1f0499ce078",
-    9: "41a56d7080f2916c4ed8795a4cdb8371",
+    3: "9d775e6ce2dbf878881cbb15214a80d3",
+    4: "9d775e6ce2dbf878881cbb15214a80d3",
+    5: "ba4f9cc1678695d8d36014f61ff63fd1",
+    6: "180f451285c652b6e7b22f4ab0b4c8c5",
+    7: "989c553bcee1c1cb9da222c530768a9f",
+    8: "989c553bcee1c1cb9da222c530768a9f",
+    9: "4c432a2dd44a9b9bdb4a5c5ae2fabeab",
 }
 
 

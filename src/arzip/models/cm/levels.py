@@ -3,8 +3,9 @@
 All parameters are runtime values passed to one compiled model loop, so changing
 level never recompiles anything. Levels 1-2 are "lean" (one mixer weight set, one
 APM) with few contexts; 3-4 add the 2-layer mixer and 3 APMs; 5 (the default)
-has orders 4, 5, 8, four word contexts and a text-column context; 6-9 add order 3,
-sparse, record, match-byte and indirect contexts and bigger tables.
+has orders 4 and 5, four word contexts, two text-column contexts and two
+text-shape contexts (byte classes); 6-9 add orders 3 and 8, a third shape context, sparse,
+record, match-byte and indirect contexts and bigger tables.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ WORD, WORD2, WORD3 = 6, 7, 8
 SPARSE1, SPARSE2, SPARSE3 = 9, 10, 11
 REC1, REC2, COLUMN = 12, 13, 14
 WORD_SKIP, WORD_SEP, FOLD4, MATCHED, IND1, IND2 = 15, 16, 17, 18, 19, 20
+SHAPE, SHAPE_O2, RUNS, COLUMN_SHAPE = 21, 22, 23, 24
 
 MB = 1 << 20
 
@@ -57,8 +59,8 @@ def _level(level, chunk_mb, table_bits, match_bits, contexts, **kw) -> CMLevel:
 _L1 = (O4, WORD)
 _L2 = (O4, O6, WORD, WORD2)
 _L3 = (O4, O6, WORD, WORD2, COLUMN)
-_L5 = (O4, O5, O8, WORD, WORD2, WORD3, WORD_SKIP, COLUMN)
-_L6 = _L5 + (O3, SPARSE2, REC2, MATCHED)
+_L5 = (O4, O5, WORD, WORD2, WORD3, WORD_SKIP, COLUMN, SHAPE_O2, RUNS, COLUMN_SHAPE)
+_L6 = _L5 + (O8, SHAPE, O3, SPARSE2, REC2, MATCHED)
 _L7 = _L6 + (WORD_SEP, IND2)
 _L9 = _L7 + (IND1, O6)
 

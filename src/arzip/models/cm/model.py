@@ -51,13 +51,18 @@ C_WORD, C_WORD2, C_WORD3 = 6, 7, 8
 C_SPARSE1, C_SPARSE2, C_SPARSE3 = 9, 10, 11
 C_REC1, C_REC2, C_COLUMN = 12, 13, 14
 C_WORD_SKIP, C_WORD_SEP, C_FOLD4, C_MATCHED, C_IND1, C_IND2 = 15, 16, 17, 18, 19, 20
-N_CTX_IDS = 21
+C_SHAPE, C_SHAPE_O2, C_RUNS, C_COLUMN_SHAPE = 21, 22, 23, 24
+N_CTX_IDS = 25
 
 N_DIRECT = 2  # order 0 and order 1 use direct (unhashed) state tables
 MIX_A_SETS = 256  # selected by the partial byte c0
 MIX_B_SETS = 256  # selected by match length bucket x known-context count x bit position
 MIX_C_SETS = 256  # selected by the previous byte
-N_MIXERS = 3
+MIX_D_SETS = 512  # selected by the classes of the last three bytes
+MIX_SETS = MIX_A_SETS + MIX_B_SETS + MIX_C_SETS + MIX_D_SETS
+N_MIXERS = 4
+FINAL_SETS = 256 * 8  # final mixer: partial byte x class of the previous byte
+A1_ROWS = 256 * 64  # order-0 APM: partial byte x classes of the last two bytes
 N_EXTRA = 6  # inputs besides the contexts: 3 direct counters, 2 match, bias
 N_NN = 2  # inputs from the neural network (arzip.models.nn), when one is given
 NN_WEIGHT0 = 1 << 15  # their first mixer weights: trust the network at the start of a chunk
@@ -69,6 +74,86 @@ RECIP = np.array([131072 // (2 * n + 3) for n in range(1024)], dtype=np.int32)
 def _is_letter(c: int) -> bool:
     lc = c | 32
     return (lc >= 97 and lc <= 122) or c >= 128
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _byte_class(c: int) -> int:
+    """Class of a byte for the text-shape contexts, 1..7: lower-case letter, upper-case
+    letter, digit, space, line feed, sentence punctuation, anything else."""
+    if c >= 97 and c <= 122:
+        return 1
+    if c >= 65 and c <= 90:
+        return 2
+    if c >= 48 and c <= 57:
+        return 3
+    if c == 32:
+        return 4
+    if c == 10:
+        return 5
+    if c == 46 or c == 44 or c == 59 or c == 58 or c == 33 or c == 63:
+        return 6
+    return 7
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _prefetch_next(c, pos, buf, act, T, tbits, DC2, dbits, c1, w0, w1, w2, shape, runs,
+                   line_start, prev_line_start, och):
+    """Prefetch the first-nibble buckets that the next byte's contexts will probe if
+    the byte just being coded is ``c`` (at ``pos - 1``): the same hashes as the
+    byte-level update at the end of the model loop, for the common contexts. A
+    context left out (or a wrong guess) only costs its cache miss."""
+    h = 0
+    for kk in range(1, 9):
+        bv = c if kk == 1 else (buf[pos - kk] if pos - kk >= 0 else 0)
+        h = hash_mix(h, bv + (kk << 8))
+        och[kk] = h
+    prefetch(DC2, (hash_final(hash_mix(och[2], 1)) >> (32 - dbits)) << 4)
+    prefetch(DC2, (hash_final(hash_mix(hash_mix(och[3], 0x33), 1)) >> (32 - dbits)) << 4)
+    if _is_letter(c):
+        w0 = hash_mix(w0 + 0x51, c | 32)
+    elif w0 != 0:
+        w2 = w1
+        w1 = w0
+        w0 = 0
+    if c == 10:
+        col = 0
+        above = buf[line_start] if line_start < pos else 0
+    else:
+        col = pos - line_start
+        ab = prev_line_start + col
+        above = buf[ab] if ab < line_start else 0
+    shape2 = ((shape << 3) | _byte_class(c)) & 0xFFFFFF
+    if _byte_class(c) != (shape & 7):
+        runs = ((runs << 3) | _byte_class(c)) & 0x3FFFFFFF
+    for a in range(act.shape[0]):
+        cid = act[a]
+        if cid <= C_O6:
+            v = och[cid + 2]
+        elif cid == C_O8:
+            v = och[8]
+        elif cid == C_WORD:
+            v = hash_mix(0x1001, c) if w0 == 0 else hash_mix(0x1002, w0)
+        elif cid == C_WORD2:
+            v = hash_mix(hash_mix(0x1003, w0), w1)
+        elif cid == C_WORD3:
+            v = hash_mix(hash_mix(hash_mix(0x1004, w0), w1), w2)
+        elif cid == C_WORD_SKIP:
+            v = hash_mix(hash_mix(0x1005, w0), w2)
+        elif cid == C_WORD_SEP:
+            v = hash_mix(hash_mix(0x1006, w0), w1 + (c if w0 == 0 else 0))
+        elif cid == C_COLUMN:
+            v = hash_mix(hash_mix(0x4001, min(col, 255)), above | (c << 8))
+        elif cid == C_SHAPE:
+            v = hash_mix(0x8001, shape2)
+        elif cid == C_SHAPE_O2:
+            v = hash_mix(hash_mix(0x8004, shape2 & 0xFFF), (c1 << 8) | c)
+        elif cid == C_RUNS:
+            v = hash_mix(0x8006, runs)
+        elif cid == C_COLUMN_SHAPE:
+            v = hash_mix(hash_mix(0x8105, min(col, 255) | ((shape2 & 0x3F) << 8)), c)
+        else:
+            continue
+        prefetch(T, (hash_final(v) >> (32 - tbits)) << 4)
 
 
 @njit(cache=True, nogil=True)
@@ -108,6 +193,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
     # indirect contexts (as in paq8): the bytes that followed the last occurrences
     ind1 = np.zeros(256, dtype=np.int64)
     ind2 = np.zeros(65536, dtype=np.int64)
+    och = np.zeros(9, dtype=np.int64)  # scratch: order-n hashes of a candidate next byte
 
     c0 = 1  # partial byte with a leading 1
     c4 = 0  # last 4 bytes
@@ -127,6 +213,8 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
     line_start = 0
     prev_line_start = 0
     h3 = 0
+    shape = 0  # classes of the last 8 bytes, 3 bits each
+    runs = 0  # classes of the last 10 runs of bytes of one class
     fold = 0
     ybit = 0
     o2h = 0
@@ -253,6 +341,18 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                     hm1 = hash_mix(hm1, buf[i + 1 - kk])
                 prefetch(MT, hash_final(hm0) & mmask)
                 prefetch(MT, hash_final(hm1) & mmask)
+            if b == (6 if encoding else 7):
+                # the next byte's first buckets: the encoder knows the byte, the
+                # decoder tries the two that the last bit allows
+                if encoding:
+                    first = cbyte
+                    count = 1
+                else:
+                    first = (c0 << 1) & 255
+                    count = 2
+                for cand in range(first, first + count):
+                    _prefetch_next(cand, i + 1, buf, act, T, tbits, DC2, dbits, c1, w0, w1, w2,
+                                   shape, runs, line_start, prev_line_start, och)
             j2 = (c0 | (c1 << 8)) * 33
             j3 = ((h3 + c0) & 0xFFFF) * 33
             if b < 7:
@@ -333,10 +433,12 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             b0 = c0
             b1 = MIX_A_SETS + ((mlb * 8 + kn) << 3) + b
             b2 = MIX_A_SETS + MIX_B_SETS + c1
+            b3 = MIX_A_SETS + MIX_B_SETS + MIX_C_SETS + (shape & 0x1FF)
             acc0 = 0
             acc1 = 0
             acc2 = 0
-            base2 = c0 * 4
+            acc3 = 0
+            base2 = (((shape & 7) << 8) | c0) * (N_MIXERS + 1)
             if lean:
                 # fast levels: one weight set, no second layer
                 for kk in range(nin):
@@ -344,6 +446,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 st0 = min(max(acc0 >> 16, -2047), 2047)
                 st1 = st0
                 st2 = st0
+                st3 = st0
                 stf = st0
             else:
                 for kk in range(nin):
@@ -351,11 +454,13 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                     acc0 += xv * W[b0, kk]
                     acc1 += xv * W[b1, kk]
                     acc2 += xv * W[b2, kk]
+                    acc3 += xv * W[b3, kk]
                 st0 = min(max(acc0 >> 16, -2047), 2047)
                 st1 = min(max(acc1 >> 16, -2047), 2047)
                 st2 = min(max(acc2 >> 16, -2047), 2047)
+                st3 = min(max(acc3 >> 16, -2047), 2047)
                 stf = (st0 * W2[base2] + st1 * W2[base2 + 1] + st2 * W2[base2 + 2]
-                       + 256 * W2[base2 + 3]) >> 16
+                       + st3 * W2[base2 + 3] + 256 * W2[base2 + 4]) >> 16
                 stf = min(max(stf, -2047), 2047)
             pf = squash[stf + 2048]
             # ---- 5. APM / SSE stages (paq8): interpolate between the two of 33
@@ -364,7 +469,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             lo = sidx >> 7
             wt = sidx & 127
             near = wt >> 6
-            j1 = c0 * 33 + lo
+            j1 = (((shape & 0x3F) << 8) | c0) * 33 + lo
             j2 += lo
             j3 += lo
             a2p = (np.int64(A2[j2]) * (128 - wt) + np.int64(A2[j2 + 1]) * wt) >> 7
@@ -461,16 +566,19 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             else:
                 e1 = ((y << 12) - squash[st1 + 2048]) * lr_now
                 e2 = ((y << 12) - squash[st2 + 2048]) * lr_now
+                e3 = ((y << 12) - squash[st3 + 2048]) * lr_now
                 for kk in range(nin):
                     xv = x[kk]
                     W[b0, kk] += (xv * e0 + 32768) >> 16
                     W[b1, kk] += (xv * e1 + 32768) >> 16
                     W[b2, kk] += (xv * e2 + 32768) >> 16
+                    W[b3, kk] += (xv * e3 + 32768) >> 16
                 ef = ((y << 12) - pf) * lr2
                 W2[base2] += (st0 * ef + 32768) >> 16
                 W2[base2 + 1] += (st1 * ef + 32768) >> 16
                 W2[base2 + 2] += (st2 * ef + 32768) >> 16
-                W2[base2 + 3] += (256 * ef + 32768) >> 16
+                W2[base2 + 3] += (st3 * ef + 32768) >> 16
+                W2[base2 + 4] += (256 * ef + 32768) >> 16
             # APMs: both buckets around stretch(p) move toward the bit, each by
             # its interpolation weight
             target = y << 16
@@ -559,6 +667,17 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
         ab = prev_line_start + col
         above_t = buf[ab] if ab < line_start else 0
         ctxh[C_COLUMN] = hash_mix(hash_mix(0x4001, min(col, 255)), above_t | (c << 8))
+        # text shape (as the word-shape features of text models): the classes of the
+        # last bytes, alone, with the last two bytes, and as a sequence of runs
+        cls = _byte_class(c)
+        if cls != (shape & 7):
+            runs = ((runs << 3) | cls) & 0x3FFFFFFF
+        shape = ((shape << 3) | cls) & 0xFFFFFF
+        ctxh[C_SHAPE] = hash_mix(0x8001, shape)
+        ctxh[C_SHAPE_O2] = hash_mix(hash_mix(0x8004, shape & 0xFFF), c4 & 0xFFFF)
+        ctxh[C_RUNS] = hash_mix(0x8006, runs)
+        # position in the line with the classes of the last two bytes and the last byte
+        ctxh[C_COLUMN_SHAPE] = hash_mix(hash_mix(0x8105, min(col, 255) | ((shape & 0x3F) << 8)), c)
         # more word contexts: current word with the word before the previous one, and
         # with the previous word plus the separator just seen
         ctxh[C_WORD_SKIP] = hash_mix(hash_mix(0x1005, w0), w2)
@@ -581,6 +700,18 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
     return 0
 
 
+def _aligned(count: int, dtype, value: int) -> np.ndarray:
+    """``np.full(count, value, dtype)`` starting at a 64-byte boundary, so that each
+    16-byte bucket group of 4 (T) and each 16-counter line (DC2) is one cache line."""
+    itemsize = np.dtype(dtype).itemsize
+    raw = np.zeros(count * itemsize + 64, dtype=np.uint8)
+    start = (-raw.ctypes.data) % 64
+    out = raw[start:start + count * itemsize].view(dtype)
+    if value:
+        out[:] = value
+    return out
+
+
 def _new_state(lv: CMLevel, nn_inputs: int = 0):
     """Fresh model tables for one chunk."""
     act = np.array(lv.contexts, dtype=np.int64)
@@ -593,16 +724,16 @@ def _new_state(lv: CMLevel, nn_inputs: int = 0):
                        dtype=np.uint16)
     return (
         act,
-        np.zeros(16 << lv.table_bits, dtype=np.uint8),  # T: hashed bit histories
+        _aligned(16 << lv.table_bits, np.uint8, 0),  # T: hashed bit histories
         np.zeros(256 + 65536, dtype=np.uint8),  # T01: order 0 and 1 bit histories
         np.full(1 << 16, 1 << 31, dtype=np.uint32),  # DC1: order-1 direct counters
-        np.full(16 << lv.dc_bits, 1 << 31, dtype=np.uint32),  # DC2: order-2 direct counters
+        _aligned(16 << lv.dc_bits, np.uint32, 1 << 31),  # DC2: order-2 and -3 direct counters
         np.zeros(1 << lv.match_bits, dtype=np.int32),  # MT: match model hash -> position
         smp,
         msmp,
-        np.full((MIX_A_SETS + MIX_B_SETS + MIX_C_SETS) * nin, 1 << 12, dtype=np.int32),  # W
-        np.full(256 * (N_MIXERS + 1), 65536 // N_MIXERS, dtype=np.int32),  # W2
-        np.tile(apm_row, 256),  # A1
+        np.full(MIX_SETS * nin, 1 << 12, dtype=np.int32),  # W
+        np.full(FINAL_SETS * (N_MIXERS + 1), 65536 // N_MIXERS, dtype=np.int32),  # W2
+        np.tile(apm_row, A1_ROWS),  # A1
         np.tile(apm_row, 65536),  # A2
         np.tile(apm_row, 65536),  # A3
     )
@@ -639,7 +770,7 @@ def _nn_args(network) -> tuple:
 
 def _run(buf: np.ndarray, n: int, encoding: bool, cstate, cbuf, lv: CMLevel, network=None) -> int:
     tables = _new_state(lv, 0 if network is None else N_NN)
-    weights = tables[8].reshape(MIX_A_SETS + MIX_B_SETS + MIX_C_SETS, -1)  # (sets, inputs)
+    weights = tables[8].reshape(MIX_SETS, -1)  # (sets, inputs)
     if network is not None:
         weights[:, -N_NN] = NN_WEIGHT0
     tables = tables[:8] + (weights,) + tables[9:]
