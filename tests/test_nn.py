@@ -17,21 +17,22 @@ from arzip.cli.compress import Streams
 from arzip.coding.frequencies import EXP2_FRACTION
 from arzip.errors import ModelError
 from arzip.models.nn import modelfile, shipped
-from arzip.models.nn.features import N_FEATURES, N_ROWS, features_range
+from arzip.models.nn.features import FEATURE_SETS, features_range
 from arzip.models.nn.network import FREQ_BITS, SHIFT, load_network, step_frequencies
 
 TEXT = (Path(__file__).parents[1] / "README.md").read_bytes()[:6000]
 
 
-def random_model(path: Path, hidden1: int = 24, hidden2: int = 40, seed: int = 0) -> Path:
+def random_model(path: Path, hidden1: int = 24, hidden2: int = 40, seed: int = 0, features: int = 2) -> Path:
     """A small model file with random int8 weights (no torch needed)."""
     rng = np.random.default_rng(seed)
+    feature_set = FEATURE_SETS[features]
 
     def fixed(scale: float, n: int, offset: float = 0.0) -> np.ndarray:
         return (rng.random(n) * scale * (1 << SHIFT) + offset * (1 << SHIFT)).astype(np.int64)
 
     arrays = {
-        "table": rng.integers(-127, 128, (N_ROWS, hidden1), dtype=np.int8),
+        "table": rng.integers(-127, 128, (feature_set.n_rows, hidden1), dtype=np.int8),
         "mul1": fixed(0.3, hidden1), "add1": fixed(40, hidden1, 10),
         "w2": rng.integers(-127, 128, (hidden1, hidden2), dtype=np.int8),
         "mul2": fixed(0.01, hidden2), "add2": fixed(60, hidden2, 20),
@@ -40,13 +41,15 @@ def random_model(path: Path, hidden1: int = 24, hidden2: int = 40, seed: int = 0
     }
     meta = {"kind": "byte-mlp", "net": {"hidden1": hidden1, "hidden2": hidden2}, "shift": SHIFT,
             "act_max": 255, "w_max": 127, "info": {}}
+    if features != 1:  # v1 files may lack the entry (the first shipped model has it)
+        meta["features"] = feature_set.name
     modelfile.save(path, meta, arrays)
     return path
 
 
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory) -> Path:
-    return random_model(tmp_path_factory.mktemp("nn") / "random.arzm")
+@pytest.fixture(scope="module", params=sorted(FEATURE_SETS), ids=lambda v: f"features-v{v}")
+def model_file(tmp_path_factory, request) -> Path:
+    return random_model(tmp_path_factory.mktemp("nn") / "random.arzm", features=request.param)
 
 
 def _step_all(network, data: np.ndarray) -> np.ndarray:
@@ -60,7 +63,7 @@ def _step_all(network, data: np.ndarray) -> np.ndarray:
 def test_full_pass_equals_step_by_step(model_file):
     network = load_network(model_file)
     data = np.frombuffer(TEXT[:1500], np.uint8).copy()
-    full = network.frequencies(features_range(data, 0, len(data)))
+    full = network.frequencies(network.rows(data, 0, len(data)))
     assert (full.sum(axis=1) == 1 << FREQ_BITS).all() and full.min() >= 1
     assert np.array_equal(full, _step_all(network, data))
 
@@ -70,7 +73,7 @@ def test_batches_equal_single_streams(model_file, batch):
     network = load_network(model_file)
     rng = np.random.default_rng(batch)
     streams = [np.frombuffer(TEXT[s:s + 300], np.uint8).copy() for s in rng.integers(0, 5000, batch)]
-    rows = np.concatenate([features_range(s, 0, len(s)) for s in streams])
+    rows = np.concatenate([network.rows(s, 0, len(s)) for s in streams])
     together = network.frequencies(rows)
     alone = np.concatenate([_step_all(network, s) for s in streams])
     assert np.array_equal(together, alone)
@@ -79,10 +82,9 @@ def test_batches_equal_single_streams(model_file, batch):
 _PROBE = """
 import hashlib, sys, numpy as np
 from arzip.models.nn.network import load_network
-from arzip.models.nn.features import features_range
 net = load_network(sys.argv[1])
 data = np.frombuffer(open(sys.argv[2], "rb").read(), np.uint8).copy()
-print(hashlib.sha256(net.frequencies(features_range(data, 0, len(data))).tobytes()).hexdigest())
+print(hashlib.sha256(net.frequencies(net.rows(data, 0, len(data))).tobytes()).hexdigest())
 """
 
 
@@ -104,7 +106,7 @@ def test_frequencies_same_across_threads_and_cpus(model_file, tmp_path, env):
     data_file = tmp_path / "text"
     data_file.write_bytes(TEXT[:3000])
     data = np.frombuffer(TEXT[:3000], np.uint8).copy()
-    here = hashlib.sha256(network.frequencies(features_range(data, 0, len(data))).tobytes()).hexdigest()
+    here = hashlib.sha256(network.frequencies(network.rows(data, 0, len(data))).tobytes()).hexdigest()
     assert _probe(model_file, data_file, env) == here
 
 
@@ -125,6 +127,34 @@ def test_model_file_hash_and_corruption(model_file, tmp_path):
     not_model.write_bytes(b"hello")
     with pytest.raises(ModelError, match="not an arzip model"):
         load_network(not_model)
+
+
+def test_feature_sets():
+    """v1 rows are those of the first shipped model; v2 splits each word row in two by
+    one more hash bit (what training's table growth relies on) and adds order 4."""
+    data = np.frombuffer(TEXT[:2000], np.uint8).copy()
+    v1 = features_range(data, 0, len(data), FEATURE_SETS[1].n_features)
+    v2 = features_range(data, 0, len(data), FEATURE_SETS[2].n_features)
+    assert np.array_equal(v1[:, :14], v2[:, :14])  # positions, order 3, order 5
+    base1 = base2 = 12 * 257 + 2 * 8192
+    assert np.array_equal((v2[:, 14] - base2) >> 1, v1[:, 14] - base1)
+    assert np.array_equal((v2[:, 15] - base2 - 16384) >> 1, v1[:, 15] - base1 - 8192)
+    for fs, rows in ((FEATURE_SETS[1], v1), (FEATURE_SETS[2], v2)):
+        assert rows.min() >= 0 and rows.max() < fs.n_rows
+    # v1 as it was first shipped (models trained with it must keep working): pinned rows
+    pinned = np.frombuffer(b"The quick brown Fox, jumps over the lazy dog's back.\n" * 30 + bytes(range(256)),
+                           np.uint8).copy()
+    rows = features_range(pinned, 0, len(pinned), FEATURE_SETS[1].n_features)
+    assert hashlib.sha256(rows.tobytes()).hexdigest()[:16] == "74c43959bec0f817"
+
+
+def test_unknown_feature_set_is_refused(tmp_path):
+    path = random_model(tmp_path / "v9.arzm")
+    meta, arrays, _ = modelfile.load(path)
+    meta["features"] = "arzip.models.nn.features v9"
+    modelfile.save(path, meta, arrays)
+    with pytest.raises(ModelError, match="features unknown"):
+        load_network(path)
 
 
 def test_model_not_found():
@@ -149,6 +179,13 @@ def test_round_trip_with_a_model_file(model_file, name):
     data = EDGE_INPUTS[name]
     blob = arzip.compress(data, f"nn:{model_file}", 1)
     assert arzip.decompress(blob) == data
+
+
+def test_shipped_model_fits_the_package_budget():
+    path = shipped.default_model_path()
+    assert path.stat().st_size <= 16_000_000  # int8, at most 16 MB (docs/MODEL.md)
+    network = shipped.load("nn")
+    assert network.table.dtype == np.int8 and network.features.n_rows == network.table.shape[0]
 
 
 def test_shipped_model_round_trip_and_header():

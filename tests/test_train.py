@@ -54,3 +54,22 @@ def test_train_refuses_other_options_on_resume(tmp_path):
     streams = _streams()
     assert main(base + ["--steps", "4", "--lr", "0.01"], streams) == 1
     assert "other options" in streams.stderr.getvalue()
+
+
+def test_grown_feature_set_starts_as_the_same_function():
+    import torch
+
+    from arzip.models.nn.features import FEATURE_SETS, features_range
+    from arzip.train.model import ByteMLP, NetConfig, grow_table
+
+    torch.manual_seed(0)
+    small = ByteMLP(NetConfig(16, 24, feature_set=1))
+    large = ByteMLP(NetConfig(16, 24, feature_set=2))
+    weights = dict(small.state_dict())
+    weights["table.weight"] = grow_table(weights["table.weight"], 1, 2)
+    large.load_state_dict(weights)
+    data = np.frombuffer(TEXT[:3000], np.uint8).copy()
+    with torch.no_grad():
+        before = small(torch.from_numpy(features_range(data, 0, len(data), FEATURE_SETS[1].n_features)).long())
+        after = large(torch.from_numpy(features_range(data, 0, len(data), FEATURE_SETS[2].n_features)).long())
+    assert torch.allclose(before, after, atol=1e-5)

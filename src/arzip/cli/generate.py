@@ -29,7 +29,7 @@ def generate_parser() -> argparse.ArgumentParser:
 
 def generate(network, prompt: bytes, n: int, temperature: float, seed: int) -> bytes:
     """``n`` bytes sampled after ``prompt``."""
-    from ..models.nn.features import WINDOW, features_range
+    from ..models.nn.features import WINDOW
 
     rng = np.random.default_rng(seed)
     buf = bytearray(prompt)
@@ -37,7 +37,7 @@ def generate(network, prompt: bytes, n: int, temperature: float, seed: int) -> b
         # the features read only the last WINDOW bytes: WINDOW + 1 of history give the same rows
         history = np.frombuffer(bytes(buf[-(WINDOW + 1):]), dtype=np.uint8)
         t = len(history)
-        scores = network.scores(features_range(history, t, t + 1))[0].astype(np.float64) / 256  # log2 units
+        scores = network.scores(network.rows(history, t, t + 1))[0].astype(np.float64) / 256  # log2 units
         if temperature <= 0:
             byte = int(np.argmax(scores))
         else:

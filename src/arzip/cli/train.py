@@ -37,6 +37,8 @@ def train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--eval-every", type=int, default=d.eval_every, help="steps between validation scores")
     parser.add_argument("--valid-bytes", type=int, default=d.valid_bytes,
                         help=f"validation bytes scored at each evaluation (default {d.valid_bytes})")
+    parser.add_argument("--features", type=int, default=d.features, choices=(1, 2),
+                        help=f"feature set (default {d.features}; docs/MODEL.md)")
     parser.add_argument("--init", default="", help="start from the weights of this checkpoint (.ckpt)")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("-T", "--threads", type=int, default=d.threads, help="torch threads")
@@ -58,7 +60,8 @@ def run_train(args: argparse.Namespace, streams: Streams) -> int:
         raise UsageError("--steps and --batch must be positive")
     config = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, eval_every=args.eval_every,
                          valid_bytes=args.valid_bytes, init=args.init,
-                         seed=args.seed, threads=args.threads, hidden1=args.hidden[0], hidden2=args.hidden[1])
+                         seed=args.seed, threads=args.threads, hidden1=args.hidden[0], hidden2=args.hidden[1],
+                         features=args.features)
     try:
         train(args.corpus, args.output, config, valid=args.valid, log=streams.stderr, progress=not args.quiet)
     except ValueError as error:

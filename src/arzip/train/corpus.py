@@ -5,11 +5,13 @@ What it does: extracts plain text from the packages named in docs/MODEL.md
 debian-reference-en, jargon-text) once they are installed, cuts it into documents,
 and writes ``train.txt`` and ``valid.txt`` (every document whose name hashes into
 the validation bucket goes to ``valid.txt``: a held-out split that does not move
-when a source grows). Run as::
+when a source grows), and on request ``quotes.txt``: the literary quotations and
+usage notes of all of gcide's training documents, the corpus's prose. Run as::
 
     apt-get install -y dict-gcide dict-wn bible-kjv-text bible-kjv linux-doc manpages \\
         gnu-standards debian-reference-en jargon-text
     python -m arzip.train.corpus /tmp/nncorpus
+    python -m arzip.train.corpus /tmp/nncorpus --quotes
 
 What it does not do: download anything, or ever read the benchmark corpus.
 The one idea: plain text only (roff rendered by ``man``, HTML tags stripped,
@@ -136,6 +138,40 @@ SOURCES = {
 }
 
 
+QUOTE_INDENT = 9  # gcide indents quotations (and usage notes) by 9 or more spaces
+_ATTRIBUTION = re.compile(r"\s*--[A-Z].*$", re.S)  # "--Shak." ending a quotation, perhaps wrapped
+
+
+def quotations(document: str) -> Iterator[str]:
+    """The quotations and usage notes of a gcide document, without their attributions:
+    the literary prose of the corpus (Shakespeare, Milton, Scott, Macaulay, ...)."""
+    block: list[str] = []
+    for line in document.split("\n") + [""]:
+        body = line.strip()
+        if len(line) - len(line.lstrip(" ")) >= QUOTE_INDENT and body and not body.startswith(("[", "{")):
+            block.append(body)
+            continue
+        if block:
+            text = _ATTRIBUTION.sub("", "\n".join(block)).strip()
+            if len(text) >= 30 and sum(c.isalpha() for c in text) > 0.6 * len(text) and "\\" not in text:
+                yield text
+            block = []
+
+
+def build_quotes(out_dir: Path) -> int:
+    """Write ``quotes.txt``: the quotations of gcide's training documents (all of the
+    dictionary, not only its budget), one paragraph each; return its size in bytes."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parts = []
+    for name, text in _dict("gcide"):
+        if not is_valid_document(f"gcide/{name}"):
+            parts.extend(quotations(text))
+    data = ("\n\n".join(parts) + "\n").encode("utf-8")
+    (out_dir / "quotes.txt").write_bytes(data)
+    print(f"quotes: {len(data)} bytes", file=sys.stderr)
+    return len(data)
+
+
 def is_valid_document(name: str) -> bool:
     return hashlib.sha256(name.encode()).digest()[0] * 100 < VALID_PERCENT * 256
 
@@ -159,4 +195,9 @@ def build(out_dir: Path) -> dict[str, int]:
 
 
 if __name__ == "__main__":
-    build(Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/nncorpus"))
+    # python -m arzip.train.corpus DIR [--quotes]: the corpus, or only its quotations file
+    directory = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/nncorpus")
+    if "--quotes" in sys.argv[2:]:
+        build_quotes(directory)
+    else:
+        build(directory)

@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from ..models.nn import modelfile
+from ..models.nn.features import FEATURE_SETS
 from ..models.nn.network import ACT_MAX, SHIFT, W_MAX
 
 LOG2_UNITS_PER_NAT = 256 / math.log(2)  # scores are log2 in units of 1/256 bit
@@ -56,5 +57,5 @@ def export_model(model, calibration_rows: np.ndarray, path, info: dict) -> bytes
         "mul3": _fixed(s3 * LOG2_UNITS_PER_NAT), "add3": _fixed(b3 * LOG2_UNITS_PER_NAT) + (1 << (SHIFT - 1)),
     }
     meta = {"kind": "byte-mlp", "net": model.config.to_dict(), "shift": SHIFT, "act_max": ACT_MAX,
-            "w_max": W_MAX, "features": "arzip.models.nn.features v1", "info": info}
+            "w_max": W_MAX, "features": FEATURE_SETS[model.config.feature_set].name, "info": info}
     return modelfile.save(path, meta, arrays)

@@ -15,18 +15,51 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ..models.nn.features import N_FEATURES, N_ROWS
+from ..models.nn.features import FEATURE_SETS, LATEST, N_POSITIONS, POSITION_ROWS
 
 
 @dataclass(frozen=True)
 class NetConfig:
-    rows: int = N_ROWS  # first-layer table rows (positions x bytes + hashed contexts)
-    features: int = N_FEATURES  # rows summed per position
     hidden1: int = 256  # width of the summed-table layer
-    hidden2: int = 512  # width of the second layer
+    hidden2: int = 256  # width of the second layer
+    feature_set: int = LATEST  # version of arzip.models.nn.features' feature set
+
+    @property
+    def rows(self) -> int:  # first-layer table rows (positions x bytes + hashed contexts)
+        return FEATURE_SETS[self.feature_set].n_rows
+
+    @property
+    def features(self) -> int:  # rows summed per position
+        return FEATURE_SETS[self.feature_set].n_features
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, saved: dict) -> NetConfig:
+        """Also reads the records of v1 checkpoints (rows and features, no feature_set)."""
+        return cls(saved["hidden1"], saved["hidden2"], saved.get("feature_set", 1))
+
+
+def grow_table(table: torch.Tensor, old: int, new: int) -> torch.Tensor:
+    """The first-layer table of feature set ``old`` laid out for set ``new`` with the same
+    function: position rows copied, a hashed feature with twice the rows gets each old row
+    twice (its buckets are the old ones split by one more hash bit), new features zero."""
+    before, after = FEATURE_SETS[old], FEATURE_SETS[new]
+    out = torch.zeros(after.n_rows, table.shape[1], dtype=table.dtype)
+    positions = N_POSITIONS * POSITION_ROWS
+    out[:positions] = table[:positions]
+    src, dst = positions, positions
+    for k, bits in enumerate(after.hash_bits):
+        if k < len(before.hash_bits):
+            old_bits = before.hash_bits[k]
+            if bits < old_bits:
+                raise ValueError("a feature set can only grow")
+            index = torch.arange(1 << bits) >> (bits - old_bits)
+            out[dst:dst + (1 << bits)] = table[src + index]
+            src += 1 << old_bits
+        dst += 1 << bits
+    return out
 
 
 class ByteMLP(nn.Module):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..models.nn.features import features_at_positions, features_range
+from ..models.nn.features import LATEST, features_at_positions, features_range
 
 START_SHARE = 1 / 64  # samples that see a chunk start within their window
 
@@ -41,6 +41,7 @@ class TrainConfig:
     threads: int = 2
     hidden1: int = 256
     hidden2: int = 256
+    features: int = LATEST  # feature set (arzip.models.nn.features)
     init: str = ""  # a checkpoint whose weights start this run (fine-tuning, or a second schedule)
     extra: dict = field(default_factory=dict)
 
@@ -67,19 +68,20 @@ def load_corpus(paths: list[str | Path], valid: str | Path | None, valid_share: 
     return train, held
 
 
-def _batch_rows(data: np.ndarray, rng: np.random.Generator, batch: int) -> tuple[np.ndarray, np.ndarray]:
+def _batch_rows(data: np.ndarray, rng: np.random.Generator, batch: int,
+                n_features: int) -> tuple[np.ndarray, np.ndarray]:
     positions = rng.integers(1, len(data), size=batch, dtype=np.int64)
     starts = np.zeros(batch, dtype=np.int64)
     near = rng.random(batch) < START_SHARE
     starts[near] = positions[near] - rng.integers(0, 16, size=int(near.sum()))
-    return features_at_positions(data, positions, starts), data[positions]
+    return features_at_positions(data, positions, starts, n_features), data[positions]
 
 
 def float_bpb(model, data: np.ndarray) -> float:
     """Bits per byte of the float model on ``data`` coded as one chunk."""
     import torch
 
-    rows = features_range(data, 0, len(data))
+    rows = features_range(data, 0, len(data), model.config.features)
     total = 0.0
     with torch.no_grad():
         for lo in range(0, len(data), 8192):
@@ -95,13 +97,13 @@ def train(corpus: list[str | Path], output: str | Path, config: TrainConfig, val
     import torch
 
     from .export import export_model
-    from .model import ByteMLP, NetConfig
+    from .model import ByteMLP, NetConfig, grow_table
 
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     train_data, valid_data = load_corpus(corpus, valid, config.valid_share)
     valid_data = valid_data[:config.valid_bytes]
-    net = NetConfig(hidden1=config.hidden1, hidden2=config.hidden2)
+    net = NetConfig(hidden1=config.hidden1, hidden2=config.hidden2, feature_set=config.features)
     model = ByteMLP(net)
     # the table's gradient touches only the rows of the batch: sparse Adam for it
     dense = [p for name, p in model.named_parameters() if name != "table.weight"]
@@ -110,9 +112,13 @@ def train(corpus: list[str | Path], output: str | Path, config: TrainConfig, val
     step, seconds, history = 0, 0.0, []
     if config.init:
         start = torch.load(config.init, weights_only=False)
-        if start["net"] != net.to_dict():
+        before = NetConfig.from_dict(start["net"])
+        if (before.hidden1, before.hidden2) != (net.hidden1, net.hidden2):
             raise ValueError(f"{config.init} holds a network of another shape")
-        model.load_state_dict(start["model"])
+        weights = dict(start["model"])
+        if before.feature_set != net.feature_set:  # a larger feature set starts as the same function
+            weights["table.weight"] = grow_table(weights["table.weight"], before.feature_set, net.feature_set)
+        model.load_state_dict(weights)
     if checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
         if state["config"] != asdict(config) or state["net"] != net.to_dict():
@@ -145,7 +151,7 @@ def train(corpus: list[str | Path], output: str | Path, config: TrainConfig, val
         started = time.monotonic()
         # the batch of step s depends only on (seed, s): resuming reproduces the same run
         rng = np.random.default_rng([config.seed, step])
-        rows, targets = _batch_rows(train_data, rng, config.batch)
+        rows, targets = _batch_rows(train_data, rng, config.batch, net.features)
         for optimiser in optimisers:
             for group in optimiser.param_groups:
                 group["lr"] = lr_at(step)
@@ -180,7 +186,7 @@ def train(corpus: list[str | Path], output: str | Path, config: TrainConfig, val
     if bar is not None:
         bar.close()
     model.eval()
-    calibration = _batch_rows(train_data, np.random.default_rng([config.seed, 1 << 30]), 32768)[0]
+    calibration = _batch_rows(train_data, np.random.default_rng([config.seed, 1 << 30]), 32768, net.features)[0]
     info = {"train_bytes": int(len(train_data)), "valid_bytes": int(len(valid_data)), "steps": step,
             "train_seconds": round(seconds, 1), "history": history,
             "float_valid_bpb": history[-1]["valid_bpb"] if history else float_bpb(model, valid_data)}
@@ -204,9 +210,10 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, corpus: list[s
     from .model import ByteMLP, NetConfig
 
     state = torch.load(checkpoint, weights_only=False)
-    model = ByteMLP(NetConfig(**state["net"]))
+    net = NetConfig.from_dict(state["net"])
+    model = ByteMLP(net)
     model.load_state_dict(state["model"])
     model.eval()
     data = np.concatenate([np.fromfile(p, dtype=np.uint8) for p in corpus])
-    calibration = _batch_rows(data, np.random.default_rng([state["config"]["seed"], 1 << 30]), 32768)[0]
+    calibration = _batch_rows(data, np.random.default_rng([state["config"]["seed"], 1 << 30]), 32768, net.features)[0]
     export_model(model, calibration, output, {"steps": state["step"], "history": state["history"]})

@@ -35,7 +35,7 @@ from numba import njit
 from ...coding.frequencies import EXP2_FRACTION, frequencies_from_weights, weights_from_log2_scores
 from ...errors import ModelError
 from . import modelfile
-from .features import N_FEATURES, N_ROWS, features_at, features_range
+from .features import FeatureSet, feature_set, features_at, features_range
 
 SHIFT = 24
 ACT_MAX = 255  # activations are unsigned bytes
@@ -106,6 +106,7 @@ class Network:
     """A loaded model: call :meth:`scores` / :meth:`frequencies` on feature rows."""
 
     meta: dict
+    features: FeatureSet  # which rows the history selects (the model file's ``features``)
     digest: bytes  # SHA-256 of the model file (its identity in .arz headers)
     table: np.ndarray
     mul1: np.ndarray
@@ -120,19 +121,24 @@ class Network:
     @classmethod
     def from_arrays(cls, meta: dict, arrays: dict[str, np.ndarray], digest: bytes, source: str) -> Network:
         try:
+            features = feature_set(meta.get("features"))
             table = np.ascontiguousarray(arrays["table"], dtype=np.int8)
             w2 = arrays["w2"].astype(np.float32)
             w3 = arrays["w3"].astype(np.float32)
-            net = cls(meta, digest, table, *(np.ascontiguousarray(arrays[k], dtype=np.int64) for k in ("mul1", "add1")),
+            net = cls(meta, features, digest, table,
+                      *(np.ascontiguousarray(arrays[k], dtype=np.int64) for k in ("mul1", "add1")),
                       w2, *(np.ascontiguousarray(arrays[k], dtype=np.int64) for k in ("mul2", "add2")),
                       w3, *(np.ascontiguousarray(arrays[k], dtype=np.int64) for k in ("mul3", "add3")))
         except (KeyError, ValueError) as error:
             raise ModelError(f"{source}: not a model this arzip can run ({error})") from None
-        if meta.get("kind") != "byte-mlp" or meta.get("shift") != SHIFT or table.shape[0] != N_ROWS:
+        if (meta.get("kind") != "byte-mlp" or meta.get("shift") != SHIFT or features is None
+                or table.shape[0] != features.n_rows):
             raise ModelError(f"{source}: model kind or features unknown to this arzip")
         h1, h2 = table.shape[1], w2.shape[1]
         if w2.shape[0] != h1 or w3.shape != (h2, 256):
             raise ModelError(f"{source}: inconsistent layer shapes")
+        if features.n_features * W_MAX >= 1 << 31:  # layer 1 sums int8 rows in int32
+            raise ModelError(f"{source}: too many features for the int32 sum")
         # the exactness bound of the float32 products (see the module docstring)
         for name, w in (("w2", w2), ("w3", w3)):
             if np.abs(w).max() > W_MAX or w.shape[0] * ACT_MAX * W_MAX >= FLOAT32_EXACT:
@@ -142,6 +148,10 @@ class Network:
     @property
     def hidden(self) -> tuple[int, int]:
         return self.table.shape[1], self.w2.shape[1]
+
+    def rows(self, buf: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """Feature rows of positions start..stop-1 of ``buf`` (history read from ``buf`` itself)."""
+        return features_range(np.ascontiguousarray(buf, dtype=np.uint8), start, stop, self.features.n_features)
 
     def scores(self, rows: np.ndarray) -> np.ndarray:
         """(N, F) feature rows -> (N, 256) int64 log2 scores (1/256 bit units)."""
@@ -160,7 +170,7 @@ class Network:
     def scratch(self) -> tuple:
         """Scratch arrays for :func:`step_frequencies` (rows, a1, a2, acc)."""
         width = max(self.hidden[0], self.hidden[1], 256)
-        return (np.zeros(N_FEATURES, np.int32), np.zeros(self.hidden[0], np.float32),
+        return (np.zeros(self.features.n_features, np.int32), np.zeros(self.hidden[0], np.float32),
                 np.zeros(self.hidden[1], np.float32), np.zeros(width, np.float32))
 
     def bits_per_byte(self, data: np.ndarray, chunk_bytes: int = 1 << 20) -> float:
@@ -170,7 +180,7 @@ class Network:
         for lo in range(0, len(data), chunk_bytes):
             chunk = data[lo:lo + chunk_bytes]
             for s in range(0, len(chunk), 16384):
-                rows = features_range(chunk, s, min(s + 16384, len(chunk)))
+                rows = self.rows(chunk, s, min(s + 16384, len(chunk)))
                 freqs = self.frequencies(rows)
                 bits += _cost_bits(freqs, chunk[s:s + 16384], FREQ_BITS)
         return bits / max(len(data), 1)
@@ -181,15 +191,13 @@ def load_network(path: str | Path) -> Network:
     return Network.from_arrays(meta, arrays, digest, str(path))
 
 
-assert N_FEATURES * W_MAX < (1 << 31)
-
-
 @njit(cache=True, nogil=True)
 def step_frequencies(buf, t, table, mul1, add1, w2, mul2, add2, w3, mul3, add3, total_bits, exp2_fraction,
                      rows, a1, a2, acc, out):
     """Frequencies of byte t from buf[:t], one position at a time (the decoder's step).
 
-    The same integers as :meth:`Network.frequencies` on ``features_range(buf, t, t + 1)``:
+    The same integers as :meth:`Network.frequencies` on ``Network.rows(buf, t, t + 1)``
+    (``len(rows)`` selects the feature set):
     the products are summed in float32 in another order than BLAS uses, which the
     exactness bound makes irrelevant. ``rows``, ``a1``, ``a2``, ``acc`` are scratch.
     """
