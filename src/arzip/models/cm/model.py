@@ -10,7 +10,9 @@ Per bit, in the order of the code below:
    (zpaq-style "CM") for orders 1, 2 and 3;
 3. the match model (longest recent repeat found through a hash of the last
    bytes, as in lpaq1) adds two inputs, its StateMap by match length and a
-   signed length;
+   signed length; after a mismatch it goes on following the repeat at length
+   0 (records and tables that repeat with small changes), until a new repeat
+   is found or mismatches pile up;
 4. three logistic mixers with weight sets chosen by the partial byte, by match
    length x known contexts x bit position, and by the previous byte; a final
    mixer over their outputs (a 2-layer mixer, as in paq8). Fast levels ("lean")
@@ -64,6 +66,7 @@ N_MIXERS = 4
 FINAL_SETS = 256 * 8  # final mixer: partial byte x class of the previous byte
 A1_ROWS = 256 * 64  # order-0 APM: partial byte x classes of the last two bytes
 N_EXTRA = 6  # inputs besides the contexts: 3 direct counters, 2 match, bias
+MATCH_MISSES = 8  # mismatches after which a followed match is dropped
 N_NN = 2  # inputs from the neural network (arzip.models.nn), when one is given
 NN_WEIGHT0 = 1 << 15  # their first mixer weights: trust the network at the start of a chunk
 
@@ -206,6 +209,8 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
     w1 = 0
     w2 = 0
     mlen = 0
+    mon = False  # a match is being followed (mptr valid), perhaps at length 0
+    mmiss = 0  # its mismatches since it last ran 16 bytes
     mptr = 0
     rlen = 0
     rcand = 0
@@ -261,31 +266,41 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                     c = c4 & 255
                     pos = i
                     # match model: follow the current match or look a new one up by hash
-                    if mlen > 0:
+                    if mon:
+                        # follow the match; after a mismatch keep following it at
+                        # length 0 (records that repeat with small changes), until
+                        # MATCH_MISSES mismatches come closer together than they recover
                         if buf[mptr] == c:
                             mlen += 1
-                            mptr += 1
                             if mlen > 65535:
                                 mlen = 65535
+                            if mlen >= 16:
+                                mmiss = 0
                         else:
                             mlen = 0
+                            mmiss += 1
+                            if mmiss > MATCH_MISSES:
+                                mon = False
+                        mptr += 1
                     if pos >= minlen:
                         hm = 0
                         for kk in range(1, minlen + 1):
                             hm = hash_mix(hm, buf[pos - kk])
                         hm = hash_final(hm) & mmask
-                        if mlen == 0:
+                        if mlen < minlen:
                             cand = MT[hm]
-                            if cand > 0:
+                            if cand > 0 and cand != mptr:
                                 ln = 0
                                 while ln < 64 and cand - 1 - ln >= 0 and buf[cand - 1 - ln] == buf[pos - 1 - ln]:
                                     ln += 1
                                 if ln >= minlen:
                                     mlen = ln
                                     mptr = cand
+                                    mon = True
+                                    mmiss = 0
                         MT[hm] = pos
                     # the byte the match model expects next, with its length bucket
-                    if mlen > 0:
+                    if mon:
                         ctxh[C_MATCHED] = hash_mix(hash_mix(0x7001, buf[mptr]), min(mlen, 16) >> 2)
                     else:
                         ctxh[C_MATCHED] = 0x7002
@@ -394,7 +409,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             mctx = -1
             x[k + 2] = 0
             x[k + 3] = 0
-            if mlen > 0:
+            if mon:
                 eb = buf[mptr]
                 if ((eb | 256) >> (8 - b)) == c0:
                     ebit = (eb >> (7 - b)) & 1
