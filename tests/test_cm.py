@@ -126,13 +126,13 @@ def _golden_input() -> bytes:
 GOLDEN = {
     1: "4384295b8259f9bbdd2e5f2d99183cef",
     2: "a55de2c931fe7191a9a2e5f4ff31b398",
-    3: "a1576933312d65d336549e4e23e53abb",
-    4: "a1576933312d65d336549e4e23e53abb",
-    5: "4831bcfb9ca02b4480e02bec74b8e39d",
-    6: "25ce815c29d9e0918fbe6cc8ee1fbd0c",
-    7: "82ad618f6916f05c975c12a2b5d7f574",
-    8: "82ad618f6916f05c975c12a2b5d7f574",
-    9: "c6525d0b8721a6cb285ec8ffa807a73c",
+    3: "e476ca45280f6e5b51fef120d7474312",
+    4: "e476ca45280f6e5b51fef120d7474312",
+    5: "f8708ccab5cdba9bd1bf616707a30c7b",
+    6: "5b7bd7633722a23775e640a7df860d02",
+    7: "b94fa883bfb9e57aec068ee7fda770c6",
+    8: "b94fa883bfb9e57aec068ee7fda770c6",
+    9: "1b436c58d091e0c7c1c64eb3691392a6",
 }
 
 

@@ -13,10 +13,11 @@ Per bit, in the order of the code below:
    signed length; after a mismatch it goes on following the repeat at length
    0 (records and tables that repeat with small changes), until a new repeat
    is found or mismatches pile up;
-4. three logistic mixers with weight sets chosen by the partial byte, by match
-   length x known contexts x bit position, and by the previous byte; a final
-   mixer over their outputs (a 2-layer mixer, as in paq8). Fast levels ("lean")
-   use one mixer and one APM;
+4. four logistic mixers with weight sets chosen by the partial byte, by match
+   length x known contexts x bit position, by the previous byte x bit position,
+   and by the classes of the last three bytes; a final mixer over their outputs
+   chosen by the partial byte and the last byte's class (a 2-layer mixer, as in
+   paq8). Fast levels ("lean") use one mixer and one APM;
 5. APM/SSE stages (orders 0, 1 and hashed 2, paq8-style interpolation over 33
    buckets) refine the result; the bit is coded with the arithmetic of
    ``arzip.coding.binary`` (written inline: same bitstream);
@@ -59,7 +60,7 @@ N_CTX_IDS = 25
 N_DIRECT = 2  # order 0 and order 1 use direct (unhashed) state tables
 MIX_A_SETS = 256  # selected by the partial byte c0
 MIX_B_SETS = 256  # selected by match length bucket x known-context count x bit position
-MIX_C_SETS = 256  # selected by the previous byte
+MIX_C_SETS = 2048  # selected by the previous byte and the bit position
 MIX_D_SETS = 512  # selected by the classes of the last three bytes
 MIX_SETS = MIX_A_SETS + MIX_B_SETS + MIX_C_SETS + MIX_D_SETS
 N_MIXERS = 4
@@ -369,7 +370,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                     _prefetch_next(cand, i + 1, buf, act, T, tbits, DC2, dbits, c1, w0, w1, w2,
                                    shape, runs, line_start, prev_line_start, och)
             j2 = (c0 | (c1 << 8)) * 33
-            j3 = ((h3 + c0) & 0xFFFF) * 33
+            j3 = ((h3 ^ c0) & 0xFFFF) * 33
             if b < 7:
                 # the next bit's APM rows are one of two adjacent rows (66 uint16
                 # each): prefetch both now so that their cache misses overlap this
@@ -379,7 +380,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 prefetch(A2, jn + 32)
                 prefetch(A2, jn + 64)
                 if not lean:
-                    jn = ((h3 + (c0 << 1)) & 0xFFFF) * 33
+                    jn = ((h3 ^ (c0 << 1)) & 0xFFFE) * 33
                     prefetch(A3, jn)
                     prefetch(A3, jn + 32)
                     prefetch(A3, jn + 64)
@@ -447,7 +448,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             # contiguous vector loads and stores)
             b0 = c0
             b1 = MIX_A_SETS + ((mlb * 8 + kn) << 3) + b
-            b2 = MIX_A_SETS + MIX_B_SETS + c1
+            b2 = MIX_A_SETS + MIX_B_SETS + (c1 << 3) + b
             b3 = MIX_A_SETS + MIX_B_SETS + MIX_C_SETS + (shape & 0x1FF)
             acc0 = 0
             acc1 = 0
@@ -636,7 +637,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 ctxh[C_O8] = h
         c2 = (c4 >> 8) & 255
         c3 = (c4 >> 16) & 255
-        h3 = ((c2 << 8) | c) * 0x9E5 & 0xFF00
+        h3 = (hash_final(hash_mix(0xA3, (c2 << 8) | c)) >> 16) & 0xFFFF
         # word model: case-folded hashes of the current and previous words
         if _is_letter(c):
             w0 = hash_mix(w0 + 0x51, c | 32)
