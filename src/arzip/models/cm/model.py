@@ -81,6 +81,17 @@ def _is_letter(c: int) -> bool:
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _next_words(c: int, w0: int, w1: int, w2: int):
+    """The word model's hashes after byte ``c``: the current word (case-folded
+    letters) grows, or a non-letter ends it and shifts it into the previous ones."""
+    if _is_letter(c):
+        return hash_mix(w0 + 0x51, c | 32), w1, w2
+    if w0 != 0:
+        return 0, w0, w1
+    return w0, w1, w2
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _byte_class(c: int) -> int:
     """Class of a byte for the text-shape contexts, 1..7: lower-case letter, upper-case
     letter, digit, space, line feed, sentence punctuation, anything else."""
@@ -113,12 +124,7 @@ def _prefetch_next(c, pos, buf, act, T, tbits, DC2, dbits, c1, w0, w1, w2, shape
         och[kk] = h
     prefetch(DC2, (hash_final(hash_mix(och[2], 1)) >> (32 - dbits)) << 4)
     prefetch(DC2, (hash_final(hash_mix(hash_mix(och[3], 0x33), 1)) >> (32 - dbits)) << 4)
-    if _is_letter(c):
-        w0 = hash_mix(w0 + 0x51, c | 32)
-    elif w0 != 0:
-        w2 = w1
-        w1 = w0
-        w0 = 0
+    w0, w1, w2 = _next_words(c, w0, w1, w2)
     if c == 10:
         col = 0
         above = buf[line_start] if line_start < pos else 0
@@ -639,12 +645,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
         c3 = (c4 >> 16) & 255
         h3 = (hash_final(hash_mix(0xA3, (c2 << 8) | c)) >> 16) & 0xFFFF
         # word model: case-folded hashes of the current and previous words
-        if _is_letter(c):
-            w0 = hash_mix(w0 + 0x51, c | 32)
-        elif w0 != 0:
-            w2 = w1
-            w1 = w0
-            w0 = 0
+        w0, w1, w2 = _next_words(c, w0, w1, w2)
         if w0 == 0:
             ctxh[C_WORD] = hash_mix(0x1001, c)
         else:
