@@ -6,7 +6,8 @@ debian-reference-en, jargon-text) once they are installed, cuts it into document
 and writes ``train.txt`` and ``valid.txt`` (every document whose name hashes into
 the validation bucket goes to ``valid.txt``: a held-out split that does not move
 when a source grows), and on request ``quotes.txt``: the literary quotations and
-usage notes of all of gcide's training documents, the corpus's prose. Run as::
+usage notes of all of gcide's training documents, the corpus's prose (with
+``quotes_valid.txt``, those of its validation documents). Run as::
 
     apt-get install -y dict-gcide dict-wn bible-kjv-text bible-kjv linux-doc manpages \\
         gnu-standards debian-reference-en jargon-text
@@ -160,16 +161,20 @@ def quotations(document: str) -> Iterator[str]:
 
 def build_quotes(out_dir: Path) -> int:
     """Write ``quotes.txt``: the quotations of gcide's training documents (all of the
-    dictionary, not only its budget), one paragraph each; return its size in bytes."""
+    dictionary, not only its budget), one paragraph each, and ``quotes_valid.txt``: those
+    of its validation documents (a held-out measure on literary prose); return the size
+    of ``quotes.txt`` in bytes."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    parts = []
+    parts: dict[bool, list[str]] = {False: [], True: []}
     for name, text in _dict("gcide"):
-        if not is_valid_document(f"gcide/{name}"):
-            parts.extend(quotations(text))
-    data = ("\n\n".join(parts) + "\n").encode("utf-8")
-    (out_dir / "quotes.txt").write_bytes(data)
-    print(f"quotes: {len(data)} bytes", file=sys.stderr)
-    return len(data)
+        parts[is_valid_document(f"gcide/{name}")].extend(quotations(text))
+    sizes = {}
+    for held_out, file_name in ((False, "quotes.txt"), (True, "quotes_valid.txt")):
+        data = ("\n\n".join(parts[held_out]) + "\n").encode("utf-8")
+        (out_dir / file_name).write_bytes(data)
+        sizes[file_name] = len(data)
+        print(f"{file_name}: {len(data)} bytes", file=sys.stderr)
+    return sizes["quotes.txt"]
 
 
 def is_valid_document(name: str) -> bool:
