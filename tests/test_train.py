@@ -73,3 +73,21 @@ def test_grown_feature_set_starts_as_the_same_function():
         before = small(torch.from_numpy(features_range(data, 0, len(data), FEATURE_SETS[1].n_features)).long())
         after = large(torch.from_numpy(features_range(data, 0, len(data), FEATURE_SETS[2].n_features)).long())
     assert torch.allclose(before, after, atol=1e-5)
+
+
+def test_quotations_of_a_dictionary_entry():
+    """gcide's indented quotations come out as paragraphs, without their attributions;
+    bracketed notes, short or non-prose blocks are left out."""
+    from arzip.train.corpus import quotations
+
+    entry = "\n".join([
+        "Abide \\A*bide\"\\, v. i.",
+        "   1. To wait; to pause; to delay.",
+        "            Abide with me, fast falls the eventide;",
+        "            the darkness deepens. --Lyte.",
+        "",
+        "            [1913 Webster]",
+        "            Too short.",
+        "            12345 67890 12345 67890 12345 67890",
+    ])
+    assert list(quotations(entry)) == ["Abide with me, fast falls the eventide;\nthe darkness deepens."]
