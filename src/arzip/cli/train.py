@@ -18,6 +18,7 @@ from .compress import Streams
 
 
 def train_parser() -> argparse.ArgumentParser:
+    from ..models.nn.features import FEATURE_SETS
     from ..train.trainer import TrainConfig
 
     d = TrainConfig()
@@ -37,7 +38,7 @@ def train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--eval-every", type=int, default=d.eval_every, help="steps between validation scores")
     parser.add_argument("--valid-bytes", type=int, default=d.valid_bytes,
                         help=f"validation bytes scored at each evaluation (default {d.valid_bytes})")
-    parser.add_argument("--features", type=int, default=d.features, choices=(1, 2),
+    parser.add_argument("--features", type=int, default=d.features, choices=sorted(FEATURE_SETS),
                         help=f"feature set (default {d.features}; docs/MODEL.md)")
     parser.add_argument("--init", default="", help="start from the weights of this checkpoint (.ckpt)")
     parser.add_argument("--seed", type=int, default=d.seed)
