@@ -132,9 +132,10 @@ def _prefetch_next(c, pos, buf, act, T, tbits, DC2, dbits, c1, w0, w1, w2, shape
         col = pos - line_start
         ab = prev_line_start + col
         above = buf[ab] if ab < line_start else 0
-    shape2 = ((shape << 3) | _byte_class(c)) & 0xFFFFFF
-    if _byte_class(c) != (shape & 7):
-        runs = ((runs << 3) | _byte_class(c)) & 0x3FFFFFFF
+    cls = _byte_class(c)
+    shape2 = ((shape << 3) | cls) & 0xFFFFFF
+    if cls != (shape & 7):
+        runs = ((runs << 3) | cls) & 0x3FFFFFFF
     for a in range(act.shape[0]):
         cid = act[a]
         if cid <= C_O6:
