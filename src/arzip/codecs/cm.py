@@ -20,10 +20,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-from ..errors import FormatError
+from ..errors import FormatError, UnsupportedError
 from .analysis import ChunkAnalysis, analyse, best_classic
 from .base import Codec, CodingContext, EncodedChunk
 
+# the model's revision, the first byte of every cm (and nn) payload: a change to the model
+# changes its bits, so a payload of another revision is refused rather than mis-decoded
+MODEL_REVISION = 2
 POOR_RATIO = 0.85  # above this the model barely helps: let the classic codecs compete
 TEXT_CONTROL_SHARE = 0.002  # at most this share of control bytes (other than tab, LF, CR) in text
 
@@ -107,6 +110,8 @@ class CMCodec(Codec):
             return best_classic(self._registry, chunk, context)
         contender = None if looks_like_text(chunk) else _contend(self._registry["lzma"], chunk, context)
         payload = self.model_encode(bytes(chunk), context)
+        if payload is not None:
+            payload = bytes((MODEL_REVISION,)) + payload
         lzma_result = None if contender is None else contender.result()
         if payload is None or len(payload) > POOR_RATIO * len(chunk):
             classic = best_classic(self._registry, chunk, context)
@@ -120,7 +125,13 @@ class CMCodec(Codec):
         level = context.header.level
         if level not in _model().LEVELS:
             raise FormatError(f"corrupt .arz file: {self.name} level {level} does not exist")
-        return self.model_decode(bytes(payload), raw_size, context)
+        if len(payload) == 0 or payload[0] != MODEL_REVISION:
+            found = f"revision {payload[0]}" if len(payload) else "an empty payload"
+            raise UnsupportedError(
+                f"this {self.name} chunk was made by model {found}; this arzip decodes revision "
+                f"{MODEL_REVISION} (use the arzip that made the file, or the file is corrupt)"
+            )
+        return self.model_decode(bytes(payload[1:]), raw_size, context)
 
     # The model itself: a codec that mixes more predictors in (``nn``) overrides these two.
     def model_encode(self, chunk: bytes, context: CodingContext) -> bytes | None:

@@ -2,7 +2,7 @@
 
 All parameters are runtime values passed to one compiled model loop, so changing
 level never recompiles anything. Levels 1-2 are "lean" (one mixer weight set, one
-APM) with few contexts; 3-4 add the 2-layer mixer and 3 APMs; 5 (the default)
+APM) with few contexts; 3-4 add the 2-layer mixer (five mixers) and 3 APMs; 5 (the default)
 has orders 4 and 5, four word contexts, two text-column contexts and two
 text-shape contexts (byte classes); 6-9 add orders 3 and 8, a third shape context, sparse,
 record, match-byte and indirect contexts and bigger tables.
@@ -38,12 +38,12 @@ class CMLevel:
     mixer2_lr: int = 5  # final mixer learning rate
     apm_rate: int = 5  # APM update shift
     match_min: int = 6  # minimum match length the match model looks up
-    lean: bool = False  # one mixer weight set and one APM instead of 3+1 mixers, 3 APMs
+    lean: bool = False  # one mixer weight set and one APM instead of 5+1 mixers, 3 APMs
 
 
 def _memory(table_bits: int, match_bits: int, dc_bits: int) -> int:
-    # hash table + match table + direct counters + fixed tables (APMs ~9 MB, mixers, ...)
-    return (16 << table_bits) + (4 << match_bits) + (64 << dc_bits) + 10 * MB
+    # hash table + match table + direct counters + fixed tables (APMs ~13 MB, mixers, ...)
+    return (16 << table_bits) + (4 << match_bits) + (64 << dc_bits) + 14 * MB
 
 
 def _level(level, chunk_mb, table_bits, match_bits, contexts, **kw) -> CMLevel:

@@ -4,7 +4,9 @@ Per bit, in the order of the code below:
 
 1. contexts -> bit-history states: direct tables for orders 0-1, and for the
    level's hashed contexts (orders 3-8, word, column, sparse, record, indirect,
-   match-byte contexts) the nibble-bucket hash table of lpaq1 with 8-bit checksums;
+   match-byte contexts) the nibble-bucket hash table of lpaq1 with 8-bit checksums
+   (a context's second-nibble bucket: its first-nibble hash xor a salt of the
+   first nibble);
 2. states -> probabilities through one adaptive StateMap per context (lpaq1), one
    mixer input each, stretch(p); plus direct adaptive probability counters
    (zpaq-style "CM") for orders 1, 2 and 3;
@@ -13,14 +15,16 @@ Per bit, in the order of the code below:
    signed length; after a mismatch it goes on following the repeat at length
    0 (records and tables that repeat with small changes), until a new repeat
    is found or mismatches pile up;
-4. four logistic mixers with weight sets chosen by the partial byte, by match
+4. five logistic mixers with weight sets chosen by the partial byte, by match
    length x known contexts x bit position, by the previous byte x bit position,
-   and by the classes of the last three bytes; a final mixer over their outputs
-   chosen by the partial byte and the last byte's class (a 2-layer mixer, as in
-   paq8). Fast levels ("lean") use one mixer and one APM;
-5. APM/SSE stages (orders 0, 1 and hashed 2, paq8-style interpolation over 33
-   buckets) refine the result; the bit is coded with the arithmetic of
-   ``arzip.coding.binary`` (written inline: same bitstream);
+   by the classes of the last three bytes, and by the length of the current word
+   x the partial byte; a final mixer over their outputs chosen by the partial
+   byte and the last byte's class (a 2-layer mixer, as in paq8). Fast levels
+   ("lean") use one mixer and one APM;
+5. APM/SSE stages (order 1, and hashed orders 2 and 4; paq8-style interpolation
+   over 33 buckets) refine the result, averaged with fixed weights; the bit is
+   coded with the arithmetic of ``arzip.coding.binary`` (written inline: same
+   bitstream);
 6. every component is updated with the coded bit.
 
 Encoding and decoding run the very same function (``encoding`` flag), so the
@@ -39,6 +43,7 @@ from numba import njit
 
 from arzip.coding.binary import finish_encoder, new_decoder, new_encoder
 
+from ...memory import table
 from .components import hash_final, hash_mix, prefetch
 from .levels import CMLevel
 from .tables import N_STATES, SQUASH, SQUASH16, STATE_N, STATE_NEXT, STATE_P0, STRETCH
@@ -62,15 +67,31 @@ MIX_A_SETS = 256  # selected by the partial byte c0
 MIX_B_SETS = 256  # selected by match length bucket x known-context count x bit position
 MIX_C_SETS = 2048  # selected by the previous byte and the bit position
 MIX_D_SETS = 512  # selected by the classes of the last three bytes
-MIX_SETS = MIX_A_SETS + MIX_B_SETS + MIX_C_SETS + MIX_D_SETS
-N_MIXERS = 4
+MIX_E_SETS = 2048  # selected by the length of the current word and the partial byte
+MIX_SETS = MIX_A_SETS + MIX_B_SETS + MIX_C_SETS + MIX_D_SETS + MIX_E_SETS
+N_MIXERS = 5
+
 FINAL_SETS = 256 * 8  # final mixer: partial byte x class of the previous byte
-A1_ROWS = 256 * 64  # order-0 APM: partial byte x classes of the last two bytes
 N_EXTRA = 6  # inputs besides the contexts: 3 direct counters, 2 match, bias
 MATCH_MISSES = 8  # mismatches after which a followed match is dropped
 N_NN = 2  # inputs from the neural network (arzip.models.nn), when one is given
-NN_WEIGHT0 = 1 << 15  # their first mixer weights: trust the network at the start of a chunk
+NN_WEIGHT0 = 1 << 15
+# the final probability: the mixer's and the APMs' (orders 1, 2 and 4), weighted, in 1/16
+APM_WEIGHTS = (2, 3, 5, 6)
 
+def _salts() -> np.ndarray:
+    """16 well-mixed 32-bit constants: the second nibble's bucket hash of a context is
+    the first nibble's xor the salt of the first nibble's value."""
+    out = []
+    for k in range(16):
+        h = ((k + 1) * 0x9E3779B1) & 0xFFFFFFFF
+        h = ((h ^ (h >> 16)) * 0x45D9F3B) & 0xFFFFFFFF
+        h = ((h ^ (h >> 13)) * 0x3B9AC9F1) & 0xFFFFFFFF
+        out.append(h ^ (h >> 16))
+    return np.array(out, dtype=np.int64)
+
+
+NIBBLE_SALT = _salts()
 RECIP = np.array([131072 // (2 * n + 3) for n in range(1024)], dtype=np.int32)
 
 
@@ -169,7 +190,7 @@ def _prefetch_next(c, pos, buf, act, T, tbits, DC2, dbits, c1, w0, w1, w2, shape
 
 @njit(cache=True, nogil=True)
 def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, smp, msmp, W, W2,
-                A1, A2, A3, recip, st_next, st_n, stretch, squash, squash16,
+                A2, A3, recip, st_next, st_n, stretch, squash, squash16,
                 nn_on, nnw, nns, exp2):
     """Code ``n`` bytes of ``buf`` (encoding) or decode them into ``buf``.
 
@@ -197,6 +218,12 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
     ctxh = np.zeros(N_CTX_IDS, dtype=np.int64)
     bk = np.zeros(nact, dtype=np.int64)  # bucket base of each hashed context
     hh = np.zeros(nact, dtype=np.int64)  # bucket hash of each hashed context
+    hf = np.zeros(nact, dtype=np.int64)  # and its first nibble's
+    on = np.zeros(N_CTX_IDS, dtype=np.int64)  # 1 for the contexts in use
+    for a in range(nact):
+        on[act[a]] = 1
+    d2f = 0
+    d3f = 0
     sst = np.zeros(nctx, dtype=np.int64)  # current state of each context
     # record-length detection (as in paq8's record model)
     last_pos = np.zeros(256, dtype=np.int64)
@@ -226,6 +253,8 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
     line_start = 0
     prev_line_start = 0
     h3 = 0
+    h4 = 0
+    wlen = 0
     shape = 0  # classes of the last 8 bytes, 3 bits each
     runs = 0  # classes of the last 10 runs of bytes of one class
     fold = 0
@@ -260,11 +289,14 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 # nibble-bucket hash table as in lpaq1: hash every context first and
                 # prefetch its bucket, so that the cache misses of all contexts
                 # overlap; then probe
+                # (the second nibble's hash is the first's with a salt of the first
+                # nibble xored in: a cheap step, also for the prefetch at bit 2)
                 for a in range(nact):
-                    h = ctxh[act[a]]
-                    if b == 4:
-                        h = hash_mix(h, c0)
-                    h = hash_final(h)
+                    if b == 0:
+                        h = hash_final(ctxh[act[a]])
+                        hf[a] = h
+                    else:
+                        h = hf[a] ^ NIBBLE_SALT[c0 & 15]
                     hh[a] = h
                     prefetch(T, (h >> (32 - tbits)) << 4)
                 if b == 0 and i > 0:
@@ -316,6 +348,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                     h = hh[a]
                     if b == 0 and act[a] == C_MATCHED:
                         h = hash_final(ctxh[C_MATCHED])  # changed by the match update
+                        hf[a] = h
                     chk = h & 255
                     bi = h >> (32 - tbits)
                     base = bi << 4
@@ -340,20 +373,27 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                     if T[base + 1] != 0:
                         known += 1
                 # order-2 direct counters: one 16-entry line per nibble, no checksum
-                dcb = (hash_final(hash_mix(o2h, c0)) >> (32 - dbits)) << 4
-                dcb3 = (hash_final(hash_mix(o3h, c0)) >> (32 - dbits)) << 4
+                if b == 0:
+                    d2f = hash_final(hash_mix(o2h, 1))
+                    d3f = hash_final(hash_mix(o3h, 1))
+                    dcb = (d2f >> (32 - dbits)) << 4
+                    dcb3 = (d3f >> (32 - dbits)) << 4
+                else:
+                    dcb = ((d2f ^ NIBBLE_SALT[c0 & 15]) >> (32 - dbits)) << 4
+                    dcb3 = ((d3f ^ NIBBLE_SALT[c0 & 15]) >> (32 - dbits)) << 4
             elif b == 2:
                 # the second nibble's bucket is one of four (the two bits still to
                 # come before it): prefetch all four now, so that its cache miss
                 # overlaps the coding of the third and fourth bits
                 for a in range(nact):
-                    h = ctxh[act[a]]
+                    h = hf[a]
                     for q in range(4):
-                        prefetch(T, (hash_final(hash_mix(h, (c0 << 2) | q)) >> (32 - tbits)) << 4)
+                        prefetch(T, ((h ^ NIBBLE_SALT[((c0 << 2) | q) & 15]) >> (32 - tbits)) << 4)
                 # and the order-2 and -3 direct counters' lines, also one of four each
                 for q in range(4):
-                    prefetch(DC2, (hash_final(hash_mix(o2h, (c0 << 2) | q)) >> (32 - dbits)) << 4)
-                    prefetch(DC2, (hash_final(hash_mix(o3h, (c0 << 2) | q)) >> (32 - dbits)) << 4)
+                    sq = NIBBLE_SALT[((c0 << 2) | q) & 15]
+                    prefetch(DC2, ((d2f ^ sq) >> (32 - dbits)) << 4)
+                    prefetch(DC2, ((d3f ^ sq) >> (32 - dbits)) << 4)
             elif b == 7 and i + 1 >= minlen:
                 # the match model's table slot for the next byte is one of two (this
                 # byte ends in a 0 or a 1): prefetch both
@@ -378,6 +418,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                                    shape, runs, line_start, prev_line_start, och)
             j2 = (c0 | (c1 << 8)) * 33
             j3 = ((h3 ^ c0) & 0xFFFF) * 33
+            j4 = (65536 + ((h4 ^ c0) & 0xFFFF)) * 33
             if b < 7:
                 # the next bit's APM rows are one of two adjacent rows (66 uint16
                 # each): prefetch both now so that their cache misses overlap this
@@ -388,6 +429,10 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 prefetch(A2, jn + 64)
                 if not lean:
                     jn = ((h3 ^ (c0 << 1)) & 0xFFFE) * 33
+                    prefetch(A3, jn)
+                    prefetch(A3, jn + 32)
+                    prefetch(A3, jn + 64)
+                    jn = (65536 + ((h4 ^ (c0 << 1)) & 0xFFFE)) * 33
                     prefetch(A3, jn)
                     prefetch(A3, jn + 32)
                     prefetch(A3, jn + 64)
@@ -457,10 +502,12 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             b1 = MIX_A_SETS + ((mlb * 8 + kn) << 3) + b
             b2 = MIX_A_SETS + MIX_B_SETS + (c1 << 3) + b
             b3 = MIX_A_SETS + MIX_B_SETS + MIX_C_SETS + (shape & 0x1FF)
+            b4 = MIX_A_SETS + MIX_B_SETS + MIX_C_SETS + MIX_D_SETS + (min(wlen, 7) << 8) + c0
             acc0 = 0
             acc1 = 0
             acc2 = 0
             acc3 = 0
+            acc4 = 0
             base2 = (((shape & 7) << 8) | c0) * (N_MIXERS + 1)
             if lean:
                 # fast levels: one weight set, no second layer
@@ -470,6 +517,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 st1 = st0
                 st2 = st0
                 st3 = st0
+                st4 = st0
                 stf = st0
             else:
                 for kk in range(nin):
@@ -478,12 +526,14 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                     acc1 += xv * W[b1, kk]
                     acc2 += xv * W[b2, kk]
                     acc3 += xv * W[b3, kk]
+                    acc4 += xv * W[b4, kk]
                 st0 = min(max(acc0 >> 16, -2047), 2047)
                 st1 = min(max(acc1 >> 16, -2047), 2047)
                 st2 = min(max(acc2 >> 16, -2047), 2047)
                 st3 = min(max(acc3 >> 16, -2047), 2047)
+                st4 = min(max(acc4 >> 16, -2047), 2047)
                 stf = (st0 * W2[base2] + st1 * W2[base2 + 1] + st2 * W2[base2 + 2]
-                       + st3 * W2[base2 + 3] + 256 * W2[base2 + 4]) >> 16
+                       + st3 * W2[base2 + 3] + st4 * W2[base2 + 4] + 256 * W2[base2 + 5]) >> 16
                 stf = min(max(stf, -2047), 2047)
             pf = squash[stf + 2048]
             # ---- 5. APM / SSE stages (paq8): interpolate between the two of 33
@@ -492,16 +542,17 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             lo = sidx >> 7
             wt = sidx & 127
             near = wt >> 6
-            j1 = (((shape & 0x3F) << 8) | c0) * 33 + lo
             j2 += lo
             j3 += lo
+            j4 += lo
             a2p = (np.int64(A2[j2]) * (128 - wt) + np.int64(A2[j2 + 1]) * wt) >> 7
             if lean:
                 p16 = (squash16[sidx] + a2p) >> 1
             else:
-                a1p = (np.int64(A1[j1]) * (128 - wt) + np.int64(A1[j1 + 1]) * wt) >> 7
                 a3p = (np.int64(A3[j3]) * (128 - wt) + np.int64(A3[j3 + 1]) * wt) >> 7
-                p16 = (squash16[sidx] * 2 + a1p + a2p * 2 + a3p * 3) >> 3
+                a4p = (np.int64(A3[j4]) * (128 - wt) + np.int64(A3[j4 + 1]) * wt) >> 7
+                p16 = (squash16[sidx] * APM_WEIGHTS[0] + a2p * APM_WEIGHTS[1] + a3p * APM_WEIGHTS[2]
+                       + a4p * APM_WEIGHTS[3]) >> 4
             if p16 < 16:
                 p16 = 16
             elif p16 > 65520:
@@ -590,18 +641,24 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 e1 = ((y << 12) - squash[st1 + 2048]) * lr_now
                 e2 = ((y << 12) - squash[st2 + 2048]) * lr_now
                 e3 = ((y << 12) - squash[st3 + 2048]) * lr_now
-                for kk in range(nin):
-                    xv = x[kk]
-                    W[b0, kk] += (xv * e0 + 32768) >> 16
-                    W[b1, kk] += (xv * e1 + 32768) >> 16
-                    W[b2, kk] += (xv * e2 + 32768) >> 16
-                    W[b3, kk] += (xv * e3 + 32768) >> 16
+                e4 = ((y << 12) - squash[st4 + 2048]) * lr_now
+                # (inputs are within +-2047: with every |e| <= 16 each step would round
+                # to 0, so the loop is skipped, with the same result)
+                if max(abs(e0), abs(e1), abs(e2), abs(e3), abs(e4)) > 16:
+                    for kk in range(nin):
+                        xv = x[kk]
+                        W[b0, kk] += (xv * e0 + 32768) >> 16
+                        W[b1, kk] += (xv * e1 + 32768) >> 16
+                        W[b2, kk] += (xv * e2 + 32768) >> 16
+                        W[b3, kk] += (xv * e3 + 32768) >> 16
+                        W[b4, kk] += (xv * e4 + 32768) >> 16
                 ef = ((y << 12) - pf) * lr2
                 W2[base2] += (st0 * ef + 32768) >> 16
                 W2[base2 + 1] += (st1 * ef + 32768) >> 16
                 W2[base2 + 2] += (st2 * ef + 32768) >> 16
                 W2[base2 + 3] += (st3 * ef + 32768) >> 16
-                W2[base2 + 4] += (256 * ef + 32768) >> 16
+                W2[base2 + 4] += (st4 * ef + 32768) >> 16
+                W2[base2 + 5] += (256 * ef + 32768) >> 16
             # APMs: both buckets around stretch(p) move toward the bit, each by
             # its interpolation weight
             target = y << 16
@@ -610,14 +667,14 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             av = np.int64(A2[j2 + 1])
             A2[j2 + 1] = av + ((((target - av) >> apm_rate) * wt) >> 7)
             if not lean:
-                av = np.int64(A1[j1])
-                A1[j1] = av + ((((target - av) >> apm_rate) * (128 - wt)) >> 7)
-                av = np.int64(A1[j1 + 1])
-                A1[j1 + 1] = av + ((((target - av) >> apm_rate) * wt) >> 7)
                 av = np.int64(A3[j3])
                 A3[j3] = av + ((((target - av) >> apm_rate) * (128 - wt)) >> 7)
                 av = np.int64(A3[j3 + 1])
                 A3[j3 + 1] = av + ((((target - av) >> apm_rate) * wt) >> 7)
+                av = np.int64(A3[j4])
+                A3[j4] = av + ((((target - av) >> apm_rate) * (128 - wt)) >> 7)
+                av = np.int64(A3[j4 + 1])
+                A3[j4 + 1] = av + ((((target - av) >> apm_rate) * wt) >> 7)
             c0 = (c0 << 1) | y
             nib = (nib << 1) | y
         # ---- end of byte: update byte-level contexts --------------------------
@@ -645,8 +702,21 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
         c2 = (c4 >> 8) & 255
         c3 = (c4 >> 16) & 255
         h3 = (hash_final(hash_mix(0xA3, (c2 << 8) | c)) >> 16) & 0xFFFF
+        h4 = (hash_final(hash_mix(0xA4, c4)) >> 16) & 0xFFFF
+        # the APM rows of the next byte's first bit
+        jn = (1 | (c << 8)) * 33
+        prefetch(A2, jn)
+        prefetch(A2, jn + 32)
+        if not lean:
+            jn = ((h3 ^ 1) & 0xFFFF) * 33
+            prefetch(A3, jn)
+            prefetch(A3, jn + 32)
+            jn = (65536 + ((h4 ^ 1) & 0xFFFF)) * 33
+            prefetch(A3, jn)
+            prefetch(A3, jn + 32)
         # word model: case-folded hashes of the current and previous words
         w0, w1, w2 = _next_words(c, w0, w1, w2)
+        wlen = wlen + 1 if w0 != 0 else 0
         if w0 == 0:
             ctxh[C_WORD] = hash_mix(0x1001, c)
         else:
@@ -654,29 +724,32 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
         ctxh[C_WORD2] = hash_mix(hash_mix(0x1003, w0), w1)
         ctxh[C_WORD3] = hash_mix(hash_mix(hash_mix(0x1004, w0), w1), w2)
         # sparse contexts (skip the most recent bytes)
-        ctxh[C_SPARSE1] = hash_mix(0x2001, (c4 >> 8) & 0xFFFF)
-        ctxh[C_SPARSE2] = hash_mix(0x2002, c4 & 0xFF00FF)
-        ctxh[C_SPARSE3] = hash_mix(0x2003, (c4 >> 16) & 0xFFFF)
-        # record model: a byte value recurring at a fixed distance gives a record length
-        d = pos - last_pos[c]
-        if d > 1 and d == last_dist[c]:
-            if d == rcand:
-                rcount += 1
-                if rcount >= 2:
-                    rlen = d
+        # (contexts that the level leaves out are not computed: ``on``)
+        if on[C_SPARSE1] | on[C_SPARSE2] | on[C_SPARSE3]:
+            ctxh[C_SPARSE1] = hash_mix(0x2001, (c4 >> 8) & 0xFFFF)
+            ctxh[C_SPARSE2] = hash_mix(0x2002, c4 & 0xFF00FF)
+            ctxh[C_SPARSE3] = hash_mix(0x2003, (c4 >> 16) & 0xFFFF)
+        if on[C_REC1] | on[C_REC2]:
+            # record model: a byte value recurring at a fixed distance gives a record length
+            d = pos - last_pos[c]
+            if d > 1 and d == last_dist[c]:
+                if d == rcand:
+                    rcount += 1
+                    if rcount >= 2:
+                        rlen = d
+                else:
+                    rcand = d
+                    rcount = 0
+            last_dist[c] = d
+            last_pos[c] = pos
+            if rlen > 0 and pos >= rlen:
+                above = buf[pos - rlen]
+                above2 = buf[pos - 2 * rlen] if pos >= 2 * rlen else 0
+                ctxh[C_REC1] = hash_mix(hash_mix(0x3001, above), c | (rlen << 8))
+                ctxh[C_REC2] = hash_mix(hash_mix(0x3002, above), above2 | (rlen << 8))
             else:
-                rcand = d
-                rcount = 0
-        last_dist[c] = d
-        last_pos[c] = pos
-        if rlen > 0 and pos >= rlen:
-            above = buf[pos - rlen]
-            above2 = buf[pos - 2 * rlen] if pos >= 2 * rlen else 0
-            ctxh[C_REC1] = hash_mix(hash_mix(0x3001, above), c | (rlen << 8))
-            ctxh[C_REC2] = hash_mix(hash_mix(0x3002, above), above2 | (rlen << 8))
-        else:
-            ctxh[C_REC1] = 0x3001
-            ctxh[C_REC2] = 0x3002
+                ctxh[C_REC1] = 0x3001
+                ctxh[C_REC2] = 0x3002
         # text column: position in the line and the byte above it
         if c == 10:
             prev_line_start = line_start
@@ -701,15 +774,17 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
         ctxh[C_WORD_SKIP] = hash_mix(hash_mix(0x1005, w0), w2)
         ctxh[C_WORD_SEP] = hash_mix(hash_mix(0x1006, w0), w1 + (c if w0 == 0 else 0))
         # case-folded order 4
-        fc = c | 32 if (c | 32) >= 97 and (c | 32) <= 122 else c
-        fold = ((fold << 8) | fc) & 0xFFFFFFFF
-        ctxh[C_FOLD4] = hash_mix(0x5001, fold)
-        # indirect: what followed the previous occurrences of the last one/two bytes
-        c2i = (c4 >> 8) & 0xFFFF
-        ind1[(c4 >> 8) & 255] = c
-        ind2[c2i] = ((ind2[c2i] << 8) | c) & 0xFFFF
-        ctxh[C_IND1] = hash_mix(hash_mix(0x6001, c), ind1[c])
-        ctxh[C_IND2] = hash_mix(hash_mix(0x6002, c4 & 0xFFFF), ind2[c4 & 0xFFFF])
+        if on[C_FOLD4]:
+            fc = c | 32 if (c | 32) >= 97 and (c | 32) <= 122 else c
+            fold = ((fold << 8) | fc) & 0xFFFFFFFF
+            ctxh[C_FOLD4] = hash_mix(0x5001, fold)
+        if on[C_IND1] | on[C_IND2]:
+            # indirect: what followed the previous occurrences of the last one/two bytes
+            c2i = (c4 >> 8) & 0xFFFF
+            ind1[(c4 >> 8) & 255] = c
+            ind2[c2i] = ((ind2[c2i] << 8) | c) & 0xFFFF
+            ctxh[C_IND1] = hash_mix(hash_mix(0x6001, c), ind1[c])
+            ctxh[C_IND2] = hash_mix(hash_mix(0x6002, c4 & 0xFFFF), ind2[c4 & 0xFFFF])
     cstate[0] = low
     cstate[1] = high
     cstate[2] = cpos
@@ -720,13 +795,18 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
 
 def _aligned(count: int, dtype, value: int) -> np.ndarray:
     """``np.full(count, value, dtype)`` starting at a 64-byte boundary, so that each
-    16-byte bucket group of 4 (T) and each 16-counter line (DC2) is one cache line."""
-    itemsize = np.dtype(dtype).itemsize
-    raw = np.zeros(count * itemsize + 64, dtype=np.uint8)
-    start = (-raw.ctypes.data) % 64
-    out = raw[start:start + count * itemsize].view(dtype)
+    16-byte bucket group of 4 (T) and each 16-counter line (DC2) is one cache line;
+    large tables in huge pages where the system has them (``arzip.memory``)."""
+    out = table(count, dtype)
     if value:
         out[:] = value
+    return out
+
+
+def _tiled(row: np.ndarray, count: int) -> np.ndarray:
+    """``np.tile(row, count)`` in a table of ``_aligned``."""
+    out = _aligned(row.shape[0] * count, row.dtype, 0)
+    out.reshape(count, row.shape[0])[:] = row
     return out
 
 
@@ -746,14 +826,13 @@ def _new_state(lv: CMLevel, nn_inputs: int = 0):
         np.zeros(256 + 65536, dtype=np.uint8),  # T01: order 0 and 1 bit histories
         np.full(1 << 16, 1 << 31, dtype=np.uint32),  # DC1: order-1 direct counters
         _aligned(16 << lv.dc_bits, np.uint32, 1 << 31),  # DC2: order-2 and -3 direct counters
-        np.zeros(1 << lv.match_bits, dtype=np.int32),  # MT: match model hash -> position
+        _aligned(1 << lv.match_bits, np.int32, 0),  # MT: match model hash -> position
         smp,
         msmp,
         np.full(MIX_SETS * nin, 1 << 12, dtype=np.int32),  # W
         np.full(FINAL_SETS * (N_MIXERS + 1), 65536 // N_MIXERS, dtype=np.int32),  # W2
-        np.tile(apm_row, A1_ROWS),  # A1
-        np.tile(apm_row, 65536),  # A2
-        np.tile(apm_row, 65536),  # A3
+        _tiled(apm_row, 65536),  # A2: order-1 APM
+        _tiled(apm_row, 2 * 65536),  # A3: hashed order-2 APM, then hashed order-4
     )
 
 
