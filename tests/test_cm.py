@@ -184,3 +184,19 @@ def test_corrupt_payload_does_not_hang():
     assert len(cm.decode(bytes(payload[:10]), len(data), level)) == len(data)
     assert len(cm.decode(b"", 1000, level)) == 1000
     assert len(cm.decode(_random(300, 5), 5000, level)) == 5000
+
+
+def test_a_payload_of_another_model_revision_is_refused():
+    import arzip
+    from arzip.codecs.cm import MODEL_REVISION
+    from arzip.container import parse_frame_header, parse_header
+    from arzip.errors import UnsupportedError
+
+    data = _text()[:4000]
+    packed = bytearray(arzip.compress(data, "cm"))
+    header, offset = parse_header(packed)
+    frame, payload_at = parse_frame_header(packed, offset, header.chunk_bytes)
+    assert frame.codec_id == 16 and packed[payload_at] == MODEL_REVISION
+    packed[payload_at] = MODEL_REVISION - 1
+    with pytest.raises(UnsupportedError, match=f"revision {MODEL_REVISION - 1}"):
+        arzip.decompress(bytes(packed))
