@@ -75,9 +75,10 @@ FINAL_SETS = 256 * 8  # final mixer: partial byte x class of the previous byte
 N_EXTRA = 6  # inputs besides the contexts: 3 direct counters, 2 match, bias
 MATCH_MISSES = 8  # mismatches after which a followed match is dropped
 N_NN = 2  # inputs from the neural network (arzip.models.nn), when one is given
-NN_WEIGHT0 = 1 << 15
+NN_WEIGHT0 = 1 << 15  # their first mixer weights: trust the network at the start of a chunk
 # the final probability: the mixer's and the APMs' (orders 1, 2 and 4), weighted, in 1/16
 APM_WEIGHTS = (2, 3, 5, 6)
+
 
 def _salts() -> np.ndarray:
     """16 well-mixed 32-bit constants: the second nibble's bucket hash of a context is
@@ -541,7 +542,6 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             sidx = stf + 2048
             lo = sidx >> 7
             wt = sidx & 127
-            near = wt >> 6
             j2 += lo
             j3 += lo
             j4 += lo
