@@ -10,6 +10,7 @@ What it does not do: any work of its own; each command lives in its own module.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -60,6 +61,23 @@ def main(argv: Sequence[str] | None = None, streams: Streams | None = None) -> i
     except OSError as error:
         streams.stderr.write(f"arzip: {error.strerror or error}{': ' + error.filename if error.filename else ''}\n")
         return int(exit_code_for(error))
+
+
+def console_main() -> None:
+    """The ``arzip`` command: :func:`main`, then the exit status straight to the system.
+
+    Python's own shutdown tears down numba's compiled-code runtime object by object,
+    about half a second after the work is done, on every run. Every file the command
+    writes is complete and renamed into place before :func:`main` returns, so after
+    flushing the standard streams the process ends without that teardown (and without
+    ``atexit`` handlers, of which arzip registers none)."""
+    status = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing left to deliver
+            status = status or int(ExitCode.ERROR)
+    os._exit(status)
 
 
 class _ParserExit(Exception):

@@ -24,8 +24,8 @@ and the decoder's work is bounded by the number of bits the caller asks for.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from ..jit import njit
 from .bytestream import CAP as _CAP
 from .bytestream import CODE as _CODE
 from .bytestream import COMMON_SLOTS

@@ -11,7 +11,8 @@ What it does not do: code anything.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from ..jit import njit
 
 # slots common to the coders' state arrays (0 and 1 are each coder's interval)
 POS, CODE, CAP, OVERFLOW = 2, 3, 4, 5

@@ -18,7 +18,8 @@ from __future__ import annotations
 from decimal import Decimal, getcontext
 
 import numpy as np
-from numba import njit
+
+from ..jit import njit
 
 MAX_FREQ_TOTAL_BITS = 30
 MAX_WEIGHT = (1 << 32) - 1  # weights beyond this would overflow the int64 products

@@ -28,8 +28,8 @@ bounded by the number of symbols the caller asks for.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from ..jit import njit
 from .bytestream import CAP as _CAP
 from .bytestream import CODE as _CODE
 from .bytestream import COMMON_SLOTS

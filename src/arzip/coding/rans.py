@@ -26,7 +26,8 @@ payload (missing words read as 0) and writes exactly ``count`` symbols.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from ..jit import njit
 
 SCALE_BITS = 16  # the largest scale
 SCALE = 1 << SCALE_BITS

@@ -10,8 +10,10 @@ component itself, so only functions of plain integers live here.
 from __future__ import annotations
 
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.extending import intrinsic
+
+from ...jit import njit
 
 MASK32 = 0xFFFFFFFF
 

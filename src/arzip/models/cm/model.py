@@ -39,10 +39,10 @@ where their address is known ahead of use.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from arzip.coding.binary import finish_encoder, new_decoder, new_encoder
 
+from ...jit import njit
 from ...memory import table
 from .components import hash_final, hash_mix, prefetch
 from .levels import CMLevel

@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+
+from ...jit import njit
 
 N_POSITIONS = 12  # previous bytes seen one by one
 POSITION_ROWS = 257  # 256 byte values + "before the start"

@@ -30,11 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from numba import njit
 
+from . import modelfile
 from ...coding.frequencies import EXP2_FRACTION, frequencies_from_weights, weights_from_log2_scores
 from ...errors import ModelError
-from . import modelfile
+from ...jit import njit
 from .features import FeatureSet, feature_set, features_at, features_range
 
 SHIFT = 24
