@@ -13,9 +13,10 @@ What it does not do: entropy coding (``arzip.coding.rans``).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import uint64
 
 from ..coding import rans
+from ..jit import njit
 
 TABLE_BYTES_PER_SYMBOL = 1.6  # measured size of a stored table entry, for choosing K
 
@@ -139,68 +140,78 @@ def decode_joined(
     out of the rANS lanes (the common layouts: fp32, bf16, fp16). ``first`` is even.
 
     The rANS step of ``arzip.coding.rans.decode_block`` is written out here rather than
-    called, and so are the tails: numba's inlined functions made this loop 2-4 times slower."""
+    called, and so are the tails: numba's inlined functions made this loop 2-4 times
+    slower. Every state, index and mask is unsigned (uint64): numba then drops the
+    negative-index wraparound it adds to each signed array access, a third of this
+    loop's time. A word position past the end (only on corrupt input) reads the last
+    word: the output is garbage then, as with any corrupt payload, and the checksum
+    catches it."""
     state = rans.decoder_state(words)
-    x0, x1, x2, x3, pos = state[0], state[1], state[2], state[3], state[4]
-    low_word = np.int64(1) << 31  # rans._LOW: a state below it takes the next word
-    mask = table.shape[0] - 1  # 2**S - 1
-    scale_bits = rans.scale_of(table)
-    n_words = words.shape[0]
+    x0, x1, x2, x3, pos = uint64(state[0]), uint64(state[1]), uint64(state[2]), uint64(state[3]), uint64(state[4])
+    last = uint64(words.shape[0] - 1)  # the frame parser requires 2 * rans.LANES words at least
+    low_word = uint64(1 << 31)  # rans._LOW: a state below it takes the next word
+    mask = uint64(table.shape[0] - 1)  # 2**S - 1
+    scale_bits = uint64(rans.scale_of(table))
+    slots = table.view(np.uint64)
+    one, two, three = uint64(1), uint64(2), uint64(3)
+    b8, b16, b32, b33 = uint64(8), uint64(16), uint64(32), uint64(33)
+    freq_mask, symbol_mask, nibble_mask = uint64(0x1FFFF), uint64(0xFFFF), uint64(0xF)
+    head_shift = uint64(shift)
     nibbles = nibble_plane.shape[0] > 0
-    nibble_shift = 8 * byte_planes
+    nibble_shift = uint64(8 * byte_planes)
     rounds = count // 4
     for r in range(rounds):
-        i = first + 4 * r
-        e0 = table[x0 & mask]
-        e1 = table[x1 & mask]
-        e2 = table[x2 & mask]
-        e3 = table[x3 & mask]
-        x0 = ((e0 >> 16) & 0x1FFFF) * (x0 >> scale_bits) + (e0 >> 33)
-        x1 = ((e1 >> 16) & 0x1FFFF) * (x1 >> scale_bits) + (e1 >> 33)
-        x2 = ((e2 >> 16) & 0x1FFFF) * (x2 >> scale_bits) + (e2 >> 33)
-        x3 = ((e3 >> 16) & 0x1FFFF) * (x3 >> scale_bits) + (e3 >> 33)
+        i = uint64(first + 4 * r)
+        e0 = slots[x0 & mask]
+        e1 = slots[x1 & mask]
+        e2 = slots[x2 & mask]
+        e3 = slots[x3 & mask]
+        x0 = ((e0 >> b16) & freq_mask) * (x0 >> scale_bits) + (e0 >> b33)
+        x1 = ((e1 >> b16) & freq_mask) * (x1 >> scale_bits) + (e1 >> b33)
+        x2 = ((e2 >> b16) & freq_mask) * (x2 >> scale_bits) + (e2 >> b33)
+        x3 = ((e3 >> b16) & freq_mask) * (x3 >> scale_bits) + (e3 >> b33)
         if x0 < low_word:
-            x0 = (x0 << 32) | (np.int64(words[pos]) if pos < n_words else 0)
-            pos += 1
+            x0 = (x0 << b32) | uint64(words[min(pos, last)])
+            pos += one
         if x1 < low_word:
-            x1 = (x1 << 32) | (np.int64(words[pos]) if pos < n_words else 0)
-            pos += 1
+            x1 = (x1 << b32) | uint64(words[min(pos, last)])
+            pos += one
         if x2 < low_word:
-            x2 = (x2 << 32) | (np.int64(words[pos]) if pos < n_words else 0)
-            pos += 1
+            x2 = (x2 << b32) | uint64(words[min(pos, last)])
+            pos += one
         if x3 < low_word:
-            x3 = (x3 << 32) | (np.int64(words[pos]) if pos < n_words else 0)
-            pos += 1
+            x3 = (x3 << b32) | uint64(words[min(pos, last)])
+            pos += one
         # the tails of the four values: written out, as the calls above would be slow
-        t0 = t1 = t2 = t3 = 0
+        t0 = t1 = t2 = t3 = uint64(0)
         if byte_planes == 2:
-            t0 = np.int64(low[i]) | (np.int64(high[i]) << 8)
-            t1 = np.int64(low[i + 1]) | (np.int64(high[i + 1]) << 8)
-            t2 = np.int64(low[i + 2]) | (np.int64(high[i + 2]) << 8)
-            t3 = np.int64(low[i + 3]) | (np.int64(high[i + 3]) << 8)
+            t0 = uint64(low[i]) | (uint64(high[i]) << b8)
+            t1 = uint64(low[i + one]) | (uint64(high[i + one]) << b8)
+            t2 = uint64(low[i + two]) | (uint64(high[i + two]) << b8)
+            t3 = uint64(low[i + three]) | (uint64(high[i + three]) << b8)
         elif byte_planes == 1:
-            t0, t1, t2, t3 = np.int64(low[i]), np.int64(low[i + 1]), np.int64(low[i + 2]), np.int64(low[i + 3])
+            t0, t1, t2, t3 = uint64(low[i]), uint64(low[i + one]), uint64(low[i + two]), uint64(low[i + three])
         if nibbles:
-            na = np.int64(nibble_plane[i >> 1])
-            nb = np.int64(nibble_plane[(i >> 1) + 1])
-            t0 |= (na & 0xF) << nibble_shift
-            t1 |= (na >> 4) << nibble_shift
-            t2 |= (nb & 0xF) << nibble_shift
-            t3 |= (nb >> 4) << nibble_shift
-        out[i] = ((e0 & 0xFFFF) << shift) | t0
-        out[i + 1] = ((e1 & 0xFFFF) << shift) | t1
-        out[i + 2] = ((e2 & 0xFFFF) << shift) | t2
-        out[i + 3] = ((e3 & 0xFFFF) << shift) | t3
+            na = uint64(nibble_plane[i >> one])
+            nb = uint64(nibble_plane[(i >> one) + one])
+            t0 |= (na & nibble_mask) << nibble_shift
+            t1 |= (na >> uint64(4)) << nibble_shift
+            t2 |= (nb & nibble_mask) << nibble_shift
+            t3 |= (nb >> uint64(4)) << nibble_shift
+        out[i] = ((e0 & symbol_mask) << head_shift) | t0
+        out[i + one] = ((e1 & symbol_mask) << head_shift) | t1
+        out[i + two] = ((e2 & symbol_mask) << head_shift) | t2
+        out[i + three] = ((e3 & symbol_mask) << head_shift) | t3
     i = first + 4 * rounds  # the last 0-3 values belong to lanes 0, 1, 2 in turn
     lanes = (x0, x1, x2)
     for k in range(first + count - i):
-        value = (table[lanes[k] & mask] & 0xFFFF) << shift
+        value = (np.int64(slots[lanes[k] & mask]) & 0xFFFF) << shift
         if byte_planes >= 1:
             value |= np.int64(low[i + k])
         if byte_planes == 2:
             value |= np.int64(high[i + k]) << 8
         if nibbles:
-            value |= ((np.int64(nibble_plane[(i + k) >> 1]) >> (((i + k) & 1) << 2)) & 0xF) << nibble_shift
+            value |= ((np.int64(nibble_plane[(i + k) >> 1]) >> (((i + k) & 1) << 2)) & 0xF) << (8 * byte_planes)
         out[i + k] = value
 
 

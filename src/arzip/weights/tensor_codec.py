@@ -46,6 +46,7 @@ def _numba():
 
     return rans, planes
 
+_MIN_SEGMENT_WORDS = 8  # every rANS segment opens with its rans.LANES (4) states, two words each
 SEGMENT_VALUES = 1 << 18  # even, so that a segment owns whole bytes of the nibble plane
 _RAW, _ZSTD, _ZEROS = 0, 1, 2
 _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
@@ -270,6 +271,8 @@ class _Frame:
             if cur.varint() != len(coded):
                 raise FormatError("corrupt .arz file: bad tensor frame")
             word_counts = [cur.varint() for _ in coded]
+            if any(count < _MIN_SEGMENT_WORDS for count in word_counts):
+                raise FormatError("corrupt .arz file: bad tensor frame")  # every segment starts with its states
             self.words = []
             for count in word_counts:
                 start = cur.offset
