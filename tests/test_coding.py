@@ -113,6 +113,16 @@ def test_integer_softmax_golden():
     assert abs(freqs[0] - 2 * freqs[1]) <= 1
 
 
+def test_written_out_exp2_table_is_the_exact_one():
+    from decimal import getcontext
+
+    from arzip.coding.frequencies import EXP2_FRACTION, exp2_fraction_reference
+
+    precision = getcontext().prec
+    assert np.array_equal(EXP2_FRACTION, exp2_fraction_reference())
+    assert getcontext().prec == precision  # the caller's decimal context is left alone
+
+
 @pytest.mark.parametrize("alphabet", [2, 3, 256, 50257, 262144])
 def test_frequency_table_sums_exactly_and_keeps_every_symbol(alphabet):
     rng = np.random.default_rng(alphabet)
