@@ -50,21 +50,21 @@ SQUASH = np.clip((SQUASH16 + 8) >> 4, 1, 4095).astype(np.int32)
 
 def _build_stretch() -> np.ndarray:
     """STRETCH[p] for 12-bit p: the middle of the x range with SQUASH[x] == p (inverse)."""
-    out = np.zeros(4096, dtype=np.int32)
-    lo = np.full(4096, 4096, dtype=np.int64)
-    hi = np.full(4096, -4096, dtype=np.int64)
-    for i in range(4096):
-        p = int(SQUASH[i])
+    # (Python lists, not numpy scalars: this runs at every start-up)
+    lo = [4096] * 4096
+    hi = [-4096] * 4096
+    for i, p in enumerate(SQUASH.tolist()):
         x = i - 2048
         lo[p] = min(lo[p], x)
         hi[p] = max(hi[p], x)
     # probabilities that SQUASH skips take the nearest x from below
+    out = [0] * 4096
     last = -2047
     for p in range(4096):
         if lo[p] <= hi[p]:
-            last = int((lo[p] + hi[p]) // 2)
+            last = (lo[p] + hi[p]) // 2
         out[p] = max(-2047, min(2047, last))
-    return out
+    return np.array(out, dtype=np.int32)
 
 
 STRETCH = _build_stretch()
