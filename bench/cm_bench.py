@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 FILES = ["alice29.txt", "asyoulik.txt", "lcet10.txt", "plrabn12.txt", "html", "html_x_4",
          "urls.10K", "geo.protodata", "kppkn.gtb", "paper-100k.pdf", "fireworks.jpeg"]
 TEXTS = FILES[:4]
-FALLBACK = {"paper-100k.pdf", "fireworks.jpeg"}
-SMALL_BYTES = 2000  # the small file of the start-up measurement  # the container stores these with a classic codec
+FALLBACK = {"paper-100k.pdf", "fireworks.jpeg"}  # the container stores these with a classic codec
+SMALL_BYTES = 2000  # the small file of the start-up measurement
 
 _DIRECT = """
 import sys, time
@@ -55,13 +55,9 @@ else:
 
 
 def _env() -> dict:
-    env = dict(os.environ)
-    # as for an installed package, whose .pyc files pip writes at install: a session that
-    # sets PYTHONDONTWRITEBYTECODE would otherwise time the compilation of arzip's own
-    # sources (about 0.1 s) in every run
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
+    from _report import command_env
+
+    return command_env(SRC)
 
 
 def _timed(cmd: list[str], stdout=None) -> tuple[float, int]:

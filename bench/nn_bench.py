@@ -14,7 +14,6 @@ targets of the nn issue (four English texts summed <= 0.92 x cm; alice29.txt
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -31,13 +30,9 @@ TEXTS = FILES[:4]
 
 
 def _env() -> dict:
-    env = dict(os.environ)
-    # as for an installed package, whose .pyc files pip writes at install: a session that
-    # sets PYTHONDONTWRITEBYTECODE would otherwise time the compilation of arzip's own
-    # sources (about 0.1 s) in every run
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
-    return env
+    from _report import command_env
+
+    return command_env(ROOT / "src")
 
 
 def _timed(args: list[str]) -> float:
