@@ -122,12 +122,22 @@ def _golden_input() -> bytes:
 
 
 # sha256 of the payload of _golden_input() at each level; a change here means the
-# bitstream changed: bump MODEL_REVISION (arzip.codecs.cm) before updating these.
+# bitstream changed: add a revision to arzip.models.cm.levels (MODEL_REVISION, with the
+# earlier revision's levels kept in LEVELS_BY_REVISION) before updating these.
 GOLDEN = {
     1: "492aaeb943d9defcc16de003a61f6529",
     2: "116a0c8278cde376adeea63badab694a",
     3: "ab787f440dc14e8176279a7d9c622e5a",
     4: "ab787f440dc14e8176279a7d9c622e5a",
+    5: "5c228e924e76ff15d6c71abca26d41e4",
+    6: "305fc62b9bed68f1f301bcab208f4433",
+    7: "9b9f973febd1219cdc03232c3e069534",
+    8: "9b9f973febd1219cdc03232c3e069534",
+    9: "6149e99fc631bddb18cab34255253390",
+}
+# the same for the levels of revision 2 (levels 1-4 are the same in both): what arzip wrote
+# before revision 3, which must still decode
+GOLDEN_REVISION_2 = {
     5: "170b5f80aa3d93ac1c4ce5b6617e091b",
     6: "727ad26fff93d71b1f2d0de37e69548e",
     7: "994dafd624ef34754150021b18eb51d1",
@@ -144,6 +154,34 @@ def test_golden(level):
     if level not in GOLDEN:
         pytest.skip(f"no golden value for level {level}: {digest}")
     assert digest == GOLDEN[level]
+
+
+@pytest.mark.parametrize("level", sorted(GOLDEN_REVISION_2))
+def test_revision_2_payloads_still_decode(level):
+    from arzip.models.cm.model import encode_level
+
+    data = _golden_input()
+    payload = encode_level(data, cm.LEVELS_BY_REVISION[2][level])
+    assert hashlib.sha256(payload).hexdigest()[:32] == GOLDEN_REVISION_2[level]
+    assert cm.decode(payload, len(data), level, revision=2) == data
+
+
+def test_a_revision_2_file_still_decodes(monkeypatch):
+    """A file written by the arzip of revision 2 (emulated: its levels, its revision byte)."""
+    import arzip
+    from arzip.container import parse_frame_header, parse_header
+    from arzip.models.cm.model import encode_level
+
+    data = _golden_input()
+    with monkeypatch.context() as patch:
+        patch.setattr(cm, "MODEL_REVISION", 2)
+        patch.setattr(cm, "encode", lambda chunk, level: encode_level(chunk, cm.LEVELS_BY_REVISION[2][level]))
+        packed = arzip.compress(data, "cm", 6)
+    header, offset = parse_header(packed)
+    frame, payload_at = parse_frame_header(packed, offset, header.chunk_bytes)
+    assert frame.codec_id == 16 and packed[payload_at] == 2
+    assert packed != arzip.compress(data, "cm", 6)
+    assert arzip.decompress(packed) == data
 
 
 _CHILD = """
@@ -188,7 +226,6 @@ def test_corrupt_payload_does_not_hang():
 
 def test_a_payload_of_another_model_revision_is_refused():
     import arzip
-    from arzip.codecs.cm import MODEL_REVISION
     from arzip.container import parse_frame_header, parse_header
     from arzip.errors import UnsupportedError
 
@@ -196,7 +233,8 @@ def test_a_payload_of_another_model_revision_is_refused():
     packed = bytearray(arzip.compress(data, "cm"))
     header, offset = parse_header(packed)
     frame, payload_at = parse_frame_header(packed, offset, header.chunk_bytes)
-    assert frame.codec_id == 16 and packed[payload_at] == MODEL_REVISION
-    packed[payload_at] = MODEL_REVISION - 1
-    with pytest.raises(UnsupportedError, match=f"revision {MODEL_REVISION - 1}"):
+    assert frame.codec_id == 16 and packed[payload_at] == cm.MODEL_REVISION
+    assert 1 not in cm.LEVELS_BY_REVISION
+    packed[payload_at] = 1
+    with pytest.raises(UnsupportedError, match="revision 1"):
         arzip.decompress(bytes(packed))

@@ -24,9 +24,9 @@ from ..errors import FormatError, UnsupportedError
 from .analysis import ChunkAnalysis, analyse, best_classic
 from .base import Codec, CodingContext, EncodedChunk
 
-# the model's revision, the first byte of every cm (and nn) payload: a change to the model
-# changes its bits, so a payload of another revision is refused rather than mis-decoded
-MODEL_REVISION = 2
+# (the model's revision, arzip.models.cm.MODEL_REVISION, is the first byte of every cm and nn
+# payload: a change to the model changes its bits, so a payload of a revision that this arzip
+# does not know is refused rather than mis-decoded)
 POOR_RATIO = 0.85  # above this the model barely helps: let the classic codecs compete
 TEXT_CONTROL_SHARE = 0.002  # at most this share of control bytes (other than tab, LF, CR) in text
 
@@ -111,7 +111,7 @@ class CMCodec(Codec):
         contender = None if looks_like_text(chunk) else _contend(self._registry["lzma"], chunk, context)
         payload = self.model_encode(bytes(chunk), context)
         if payload is not None:
-            payload = bytes((MODEL_REVISION,)) + payload
+            payload = bytes((_model().MODEL_REVISION,)) + payload
         lzma_result = None if contender is None else contender.result()
         if payload is None or len(payload) > POOR_RATIO * len(chunk):
             classic = best_classic(self._registry, chunk, context)
@@ -125,18 +125,22 @@ class CMCodec(Codec):
         level = context.header.level
         if level not in _model().LEVELS:
             raise FormatError(f"corrupt .arz file: {self.name} level {level} does not exist")
-        if len(payload) == 0 or payload[0] != MODEL_REVISION:
+        known = _model().LEVELS_BY_REVISION
+        if len(payload) == 0 or payload[0] not in known:
             found = f"revision {payload[0]}" if len(payload) else "an empty payload"
+            revisions = ", ".join(str(r) for r in sorted(known))
             raise UnsupportedError(
-                f"this {self.name} chunk was made by model {found}; this arzip decodes revision "
-                f"{MODEL_REVISION} (use the arzip that made the file, or the file is corrupt)"
+                f"this {self.name} chunk was made by model {found}; this arzip decodes revisions "
+                f"{revisions} (use the arzip that made the file, or the file is corrupt)"
             )
-        return self.model_decode(bytes(payload[1:]), raw_size, context)
+        return self.model_decode(bytes(payload[1:]), raw_size, context, payload[0])
 
     # The model itself: a codec that mixes more predictors in (``nn``) overrides these two.
     def model_encode(self, chunk: bytes, context: CodingContext) -> bytes | None:
-        """The model's payload for ``chunk``, or None if it would not be smaller."""
+        """The model's payload for ``chunk`` (current revision), or None if it would not
+        be smaller."""
         return _model().encode(chunk, context.header.level)
 
-    def model_decode(self, payload: bytes, raw_size: int, context: CodingContext) -> bytes:
-        return _model().decode(payload, raw_size, context.header.level)
+    def model_decode(self, payload: bytes, raw_size: int, context: CodingContext,
+                     revision: int) -> bytes:
+        return _model().decode(payload, raw_size, context.header.level, revision)

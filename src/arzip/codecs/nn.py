@@ -80,6 +80,7 @@ class NNCodec(CMCodec):
         level = _cm().LEVELS[context.header.level]
         return _cm().encode_level(chunk, level, self._network(context))
 
-    def model_decode(self, payload: bytes, raw_size: int, context: CodingContext) -> bytes:
-        level = _cm().LEVELS[context.header.level]
+    def model_decode(self, payload: bytes, raw_size: int, context: CodingContext,
+                     revision: int) -> bytes:
+        level = _cm().LEVELS_BY_REVISION[revision][context.header.level]
         return _cm().decode_level(payload, raw_size, level, self._network(context))

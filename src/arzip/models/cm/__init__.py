@@ -1,8 +1,10 @@
 """Bitwise context-mixing compressor (lpaq1 / paq8 family), integer-only, numba-compiled.
 
 ``encode(data, level)`` returns the payload of one chunk (or None when it would
-not be smaller than ``len(data) + 64``); ``decode(payload, raw_size, level)``
-returns exactly ``raw_size`` bytes and never hangs on corrupt input.
+not be smaller than ``len(data) + 64``) made by the model of revision
+``MODEL_REVISION``; ``decode(payload, raw_size, level, revision)`` returns exactly
+``raw_size`` bytes, for a payload of any revision in ``LEVELS_BY_REVISION``, and
+never hangs on corrupt input. (The codec stores the revision: ``arzip.codecs.cm``.)
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 import gc
 from contextlib import contextmanager
 
-from .levels import DEFAULT_LEVEL, LEVELS, CMLevel
+from .levels import DEFAULT_LEVEL, LEVELS, LEVELS_BY_REVISION, MODEL_REVISION, CMLevel
 from .model import decode_level, encode_level
 
-__all__ = ["CMLevel", "LEVELS", "DEFAULT_LEVEL", "encode", "decode"]
+__all__ = ["CMLevel", "LEVELS", "LEVELS_BY_REVISION", "MODEL_REVISION", "DEFAULT_LEVEL",
+           "encode", "decode"]
 
 
 @contextmanager
@@ -36,9 +39,10 @@ def encode(data: bytes, level: int) -> bytes | None:
         return encode_level(bytes(data), LEVELS[level])
 
 
-def decode(payload: bytes, raw_size: int, level: int) -> bytes:
-    """Exactly ``raw_size`` bytes decoded from ``payload`` (garbage if it is corrupt)."""
+def decode(payload: bytes, raw_size: int, level: int, revision: int = MODEL_REVISION) -> bytes:
+    """Exactly ``raw_size`` bytes decoded from ``payload``, made by the model of ``revision``
+    (garbage if it is corrupt)."""
     if raw_size < 0:
         raise ValueError("raw_size must be >= 0")
     with _no_gc():
-        return decode_level(bytes(payload), raw_size, LEVELS[level])
+        return decode_level(bytes(payload), raw_size, LEVELS_BY_REVISION[revision][level])

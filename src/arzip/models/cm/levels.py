@@ -3,9 +3,10 @@
 All parameters are runtime values passed to one compiled model loop, so changing
 level never recompiles anything. Levels 1-2 are "lean" (one mixer weight set, one
 APM) with few contexts; 3-4 add the 2-layer mixer (five mixers) and 3 APMs; 5 (the default)
-has orders 4 and 5, four word contexts, two text-column contexts and two
-text-shape contexts (byte classes); 6-9 add orders 3 and 8, a third shape context, sparse,
-record, match-byte and indirect contexts and bigger tables.
+has orders 4 and 5, four word contexts, two text-column contexts, two
+text-shape contexts (byte classes) and two record contexts; 6-9 add orders 3 and 8, a third
+shape context, sparse, a third record context, match-byte and indirect contexts and bigger
+tables. The levels of earlier model revisions stay here, so that their payloads still decode.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ SPARSE1, SPARSE2, SPARSE3 = 9, 10, 11
 REC1, REC2, COLUMN = 12, 13, 14
 WORD_SKIP, WORD_SEP, FOLD4, MATCHED, IND1, IND2 = 15, 16, 17, 18, 19, 20
 SHAPE, SHAPE_O2, RUNS, COLUMN_SHAPE = 21, 22, 23, 24
+FIELD = 25  # (revision 3) the bytes one and two records above by the recurring-distance detector
 
 MB = 1 << 20
 
@@ -39,6 +41,8 @@ class CMLevel:
     apm_rate: int = 5  # APM update shift
     match_min: int = 6  # minimum match length the match model looks up
     lean: bool = False  # one mixer weight set and one APM instead of 5+1 mixers, 3 APMs
+    record_detector: int = 1  # record length by 0: recurring distances (revision 2), 1: autocorrelation
+    record_tail: int = 0  # the last contexts are this many record contexts, off while no record length is known
 
 
 def _memory(table_bits: int, match_bits: int, dc_bits: int) -> int:
@@ -59,20 +63,51 @@ def _level(level, chunk_mb, table_bits, match_bits, contexts, **kw) -> CMLevel:
 _L1 = (O4, WORD)
 _L2 = (O4, O6, WORD, WORD2)
 _L3 = (O4, O6, WORD, WORD2, COLUMN)
-_L5 = (O4, O5, WORD, WORD2, WORD3, WORD_SKIP, COLUMN, SHAPE_O2, RUNS, COLUMN_SHAPE)
-_L6 = _L5 + (O8, SHAPE, O3, SPARSE2, REC2, MATCHED)
-_L7 = _L6 + (WORD_SEP, IND2)
-_L9 = _L7 + (IND1, O6)
+_L5_TEXT = (O4, O5, WORD, WORD2, WORD3, WORD_SKIP, COLUMN, SHAPE_O2, RUNS, COLUMN_SHAPE)
+_L6_MORE = (O8, SHAPE, O3, SPARSE2)
+_L7_MORE = (WORD_SEP, IND2)
+_L9_MORE = (IND1, O6)
+# revision 3: the record contexts last (levels 5-9), so that the model leaves them out while it
+# knows no record length
+_RECORD = (REC1, REC2)
 
-LEVELS: dict[int, CMLevel] = {
-    1: _level(1, 4, 20, 18, _L1, lean=True),
-    2: _level(2, 4, 20, 19, _L2, lean=True),
-    3: _level(3, 4, 21, 20, _L3),
-    4: _level(4, 8, 22, 21, _L3),
-    5: _level(5, 8, 22, 22, _L5),
-    6: _level(6, 8, 22, 22, _L6),
-    7: _level(7, 16, 23, 22, _L7),
-    8: _level(8, 16, 24, 23, _L7),
-    9: _level(9, 16, 24, 24, _L9),
-}
+
+def _revision3() -> dict[int, CMLevel]:
+    l6 = _L5_TEXT + _L6_MORE + (FIELD, MATCHED)
+    l7 = l6 + _L7_MORE
+    l9 = l7 + _L9_MORE
+    return _levels((_L5_TEXT, l6, l7, l9), _RECORD, record_detector=1)
+
+
+def _revision2() -> dict[int, CMLevel]:
+    l6 = _L5_TEXT + _L6_MORE + (REC2, MATCHED)
+    l7 = l6 + _L7_MORE
+    l9 = l7 + _L9_MORE
+    return _levels((_L5_TEXT, l6, l7, l9), (), record_detector=0)
+
+
+def _levels(slow_levels: tuple, record: tuple, record_detector: int) -> dict[int, CMLevel]:
+    """Levels 1-9 with the contexts ``slow_levels`` of levels 5, 6, 7-8 and 9, ``record`` after them."""
+    l5, l6, l7, l9 = (contexts + record for contexts in slow_levels)
+    kw = {"record_detector": record_detector, "record_tail": len(record)}
+    return {
+        1: _level(1, 4, 20, 18, _L1, lean=True),
+        2: _level(2, 4, 20, 19, _L2, lean=True),
+        3: _level(3, 4, 21, 20, _L3),
+        4: _level(4, 8, 22, 21, _L3),
+        5: _level(5, 8, 22, 22, l5, **kw),
+        6: _level(6, 8, 22, 22, l6, **kw),
+        7: _level(7, 16, 23, 22, l7, **kw),
+        8: _level(8, 16, 24, 23, l7, **kw),
+        9: _level(9, 16, 24, 24, l9, **kw),
+    }
+
+
+# the levels of each model revision that this arzip still decodes (a payload's first byte
+# names its revision): revision 3 finds record lengths by autocorrelation too, and gave level 5
+# the two record contexts and levels 6-9 a third (their one record context of revision 2 became
+# FIELD)
+LEVELS_BY_REVISION: dict[int, dict[int, CMLevel]] = {2: _revision2(), 3: _revision3()}
+MODEL_REVISION = 3  # the revision that this arzip writes
+LEVELS: dict[int, CMLevel] = LEVELS_BY_REVISION[MODEL_REVISION]
 DEFAULT_LEVEL = 5

@@ -50,8 +50,9 @@ from .tables import N_STATES, SQUASH, SQUASH16, STATE_N, STATE_NEXT, STATE_P0, S
 from ..nn.network import step_frequencies
 
 # indices of the runtime parameter vector ``prm``
-P_TBITS, P_MBITS, P_SMLIMIT, P_LR, P_LR2, P_APMRATE, P_MINLEN, P_LRBOOST, P_DBITS, P_LEAN = range(10)
-N_PARAMS = 10
+(P_TBITS, P_MBITS, P_SMLIMIT, P_LR, P_LR2, P_APMRATE, P_MINLEN, P_LRBOOST, P_DBITS, P_LEAN,
+ P_RECDET, P_RECTAIL) = range(12)
+N_PARAMS = 12
 
 # hashed context ids (a level lists the ones it uses)
 C_O2, C_O3, C_O4, C_O5, C_O6, C_O8 = 0, 1, 2, 3, 4, 5
@@ -60,7 +61,8 @@ C_SPARSE1, C_SPARSE2, C_SPARSE3 = 9, 10, 11
 C_REC1, C_REC2, C_COLUMN = 12, 13, 14
 C_WORD_SKIP, C_WORD_SEP, C_FOLD4, C_MATCHED, C_IND1, C_IND2 = 15, 16, 17, 18, 19, 20
 C_SHAPE, C_SHAPE_O2, C_RUNS, C_COLUMN_SHAPE = 21, 22, 23, 24
-N_CTX_IDS = 25
+C_FIELD = 25
+N_CTX_IDS = 26
 
 N_DIRECT = 2  # order 0 and order 1 use direct (unhashed) state tables
 MIX_A_SETS = 256  # selected by the partial byte c0
@@ -76,6 +78,15 @@ N_EXTRA = 6  # inputs besides the contexts: 3 direct counters, 2 match, bias
 MATCH_MISSES = 8  # mismatches after which a followed match is dropped
 N_NN = 2  # inputs from the neural network (arzip.models.nn), when one is given
 NN_WEIGHT0 = 1 << 15  # their first mixer weights: trust the network at the start of a chunk
+# record-length detection by autocorrelation: how often a byte equals the byte d before it,
+# d = 1..REC_MAX, counted over blocks of REC_BLOCK bytes and decayed by 1/4 per block
+REC_MAX = 1024
+REC_BLOCK = 4096
+# the best distance becomes the record length if it matches this much more often than two
+# bytes drawn from the block's byte frequencies would (twice), and replaces the current one only
+# if it matches 1/16 more often than it
+REC_OVER_CHANCE = (2, 1)
+REC_SWITCH = 16
 # the final probability: the mixer's and the APMs' (orders 1, 2 and 4), weighted, in 1/16
 APM_WEIGHTS = (2, 3, 5, 6)
 
@@ -130,6 +141,51 @@ def _byte_class(c: int) -> int:
     if c == 46 or c == 44 or c == 59 or c == 58 or c == 33 or c == 63:
         return 6
     return 7
+
+
+@njit(cache=True, nogil=True)
+def _count_matches(buf, pos, c, count):
+    """count[k] += 1 where the byte ``c`` at ``pos - 1`` equals the byte REC_MAX - k before it.
+    (Written so that the main case compiles to vector code: a loop from 0 over a slice; with a
+    variable start or a possibly negative index it does not, and costs ten times more.)"""
+    cb = np.uint8(c)
+    if pos - 1 >= REC_MAX:
+        window = buf[pos - 1 - REC_MAX:pos - 1]
+        for k in range(REC_MAX):
+            count[k] += np.uint16(window[k] == cb)
+    else:
+        for k in range(REC_MAX - (pos - 1), REC_MAX):
+            count[k] += np.uint16(buf[pos - 1 - REC_MAX + k] == cb)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _record_autocorr(buf, pos, c, rlen, chance, count, score, hist):
+    """Record length by autocorrelation, after byte ``c`` at ``pos - 1``: count the distances
+    d <= REC_MAX at which the same byte came before; at the end of each block of REC_BLOCK
+    bytes, decay the scores and take the distance that matched most (the shortest of equals),
+    if it matches clearly more often than chance (the block's byte frequencies), keeping the
+    current length unless the new one is clearly better. Returns (record length or 0, the
+    decayed chance score)."""
+    _count_matches(buf, pos, c, count)
+    hist[c] += 1
+    if pos % REC_BLOCK != 0:
+        return rlen, chance
+    pairs = 0
+    for v in range(256):
+        pairs += hist[v] * hist[v]
+        hist[v] = 0
+    chance = chance - (chance >> 2) + pairs // REC_BLOCK
+    best = 0
+    for d in range(1, REC_MAX + 1):
+        score[d] = score[d] - (score[d] >> 2) + count[REC_MAX - d]
+        count[REC_MAX - d] = 0
+        if d >= 2 and (best == 0 or score[d] > score[best]):
+            best = d
+    if score[best] * REC_OVER_CHANCE[1] <= chance * REC_OVER_CHANCE[0]:
+        return 0, chance
+    if rlen == 0 or score[best] * REC_SWITCH > score[rlen] * (REC_SWITCH + 1):
+        return best, chance
+    return rlen, chance
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -226,9 +282,21 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
     d2f = 0
     d3f = 0
     sst = np.zeros(nctx, dtype=np.int64)  # current state of each context
-    # record-length detection (as in paq8's record model)
+    # record-length detection: by the distances between a byte value's occurrences
+    # (revision 2) ...
     last_pos = np.zeros(256, dtype=np.int64)
     last_dist = np.zeros(256, dtype=np.int64)
+    # ... or by autocorrelation (revision 3): matches at each distance in this block (index
+    # k is distance REC_MAX - k, so that the counting loop runs forward), decayed scores
+    rec_autocorr = 1 if prm[P_RECDET] != 0 else 0
+    rec_count = np.zeros(REC_MAX, dtype=np.uint16)
+    rec_score = np.zeros(REC_MAX + 1, dtype=np.int64)
+    rec_hist = np.zeros(256, dtype=np.int64)
+    rec_chance = 0
+    # the last ``rec_tail`` contexts of ``act`` are record contexts, left out (their inputs 0)
+    # while no record length is known: the loops over contexts run over the first ``nlive``
+    rec_tail = prm[P_RECTAIL]
+    nlive = nact - rec_tail
     # indirect contexts (as in paq8): the bytes that followed the last occurrences
     ind1 = np.zeros(256, dtype=np.int64)
     ind2 = np.zeros(65536, dtype=np.int64)
@@ -248,7 +316,8 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
     mon = False  # a match is being followed (mptr valid), perhaps at length 0
     mmiss = 0  # its mismatches since it last ran 16 bytes
     mptr = 0
-    rlen = 0
+    rlen = 0  # record length of REC1 and REC2
+    flen = 0  # and of FIELD (revision 3; revision 2: the same)
     rcand = 0
     rcount = 0
     line_start = 0
@@ -292,7 +361,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 # overlap; then probe
                 # (the second nibble's hash is the first's with a salt of the first
                 # nibble xored in: a cheap step, also for the prefetch at bit 2)
-                for a in range(nact):
+                for a in range(nlive):
                     if b == 0:
                         h = hash_final(ctxh[act[a]])
                         hf[a] = h
@@ -345,7 +414,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                         ctxh[C_MATCHED] = hash_mix(hash_mix(0x7001, buf[mptr]), min(mlen, 16) >> 2)
                     else:
                         ctxh[C_MATCHED] = 0x7002
-                for a in range(nact):
+                for a in range(nlive):
                     h = hh[a]
                     if b == 0 and act[a] == C_MATCHED:
                         h = hash_final(ctxh[C_MATCHED])  # changed by the match update
@@ -386,7 +455,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 # the second nibble's bucket is one of four (the two bits still to
                 # come before it): prefetch all four now, so that its cache miss
                 # overlaps the coding of the third and fourth bits
-                for a in range(nact):
+                for a in range(nlive):
                     h = hf[a]
                     for q in range(4):
                         prefetch(T, ((h ^ NIBBLE_SALT[((c0 << 2) | q) & 15]) >> (32 - tbits)) << 4)
@@ -445,11 +514,13 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             s = T01[256 + (c1 << 8) + c0]
             sst[1] = s
             x[1] = stretch[smp[256 + s] >> 20]
-            for a in range(nact):
+            for a in range(nlive):
                 s = T[bk[a] + nib]
                 ci = N_DIRECT + a
                 sst[ci] = s
                 x[ci] = stretch[smp[(ci << 8) + s] >> 20]
+            for a in range(nlive, nact):
+                x[N_DIRECT + a] = 0
             k = nctx
             # direct adaptive probabilities for orders 1 and 2 (zpaq-style CM counters)
             d1 = (c1 << 8) | c0
@@ -601,7 +672,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             pp = v >> 10
             pp += (((y << 22) - pp) * recip[cn]) >> 16
             smp[256 + s] = (pp << 10) | (cn + (cn < sm_limit))
-            for a in range(nact):
+            for a in range(nlive):
                 ci = N_DIRECT + a
                 s = sst[ci]
                 T[bk[a] + nib] = st_next[s * 2 + y]
@@ -729,19 +800,37 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             ctxh[C_SPARSE1] = hash_mix(0x2001, (c4 >> 8) & 0xFFFF)
             ctxh[C_SPARSE2] = hash_mix(0x2002, c4 & 0xFF00FF)
             ctxh[C_SPARSE3] = hash_mix(0x2003, (c4 >> 16) & 0xFFFF)
-        if on[C_REC1] | on[C_REC2]:
-            # record model: a byte value recurring at a fixed distance gives a record length
+        # record model (as in paq8): the bytes one and two records above, by two detectors of
+        # the record length
+        if on[C_FIELD] | (on[C_REC1] & (1 - rec_autocorr)) | (on[C_REC2] & (1 - rec_autocorr)):
+            # a byte value recurring at a fixed distance: follows local structure (fields,
+            # short rows); in revision 2 the only detector, for both record contexts
             d = pos - last_pos[c]
             if d > 1 and d == last_dist[c]:
                 if d == rcand:
                     rcount += 1
                     if rcount >= 2:
-                        rlen = d
+                        flen = d
                 else:
                     rcand = d
                     rcount = 0
             last_dist[c] = d
             last_pos[c] = pos
+            if flen > 0 and pos >= flen:
+                above = buf[pos - flen]
+                above2 = buf[pos - 2 * flen] if pos >= 2 * flen else 0
+                ctxh[C_FIELD] = hash_mix(hash_mix(0x3002, above), above2 | (flen << 8))
+            else:
+                ctxh[C_FIELD] = 0x3002
+        if on[C_REC1] | on[C_REC2]:
+            if rec_autocorr:
+                # by autocorrelation (revision 3): holds a table's row length where many byte
+                # values recur at many distances (a chess endgame table, kppkn.gtb)
+                rlen, rec_chance = _record_autocorr(buf, pos, c, rlen, rec_chance, rec_count,
+                                                    rec_score, rec_hist)
+            else:
+                rlen = flen
+            nlive = nact if rlen > 0 else nact - rec_tail
             if rlen > 0 and pos >= rlen:
                 above = buf[pos - rlen]
                 above2 = buf[pos - 2 * rlen] if pos >= 2 * rlen else 0
@@ -848,6 +937,8 @@ def _params(lv: CMLevel) -> np.ndarray:
     prm[P_MINLEN] = lv.match_min
     prm[P_LRBOOST] = lv.mixer_lr_boost
     prm[P_LEAN] = int(lv.lean)
+    prm[P_RECDET] = lv.record_detector
+    prm[P_RECTAIL] = lv.record_tail
     return prm
 
 
