@@ -51,7 +51,10 @@ def top_histogram(values: np.ndarray, width_bits: int) -> np.ndarray:
 
 
 def head_histogram(top: np.ndarray, head_bits: int) -> np.ndarray:
-    """The histogram of K-bit heads, from the top-bits histogram."""
+    """The histogram of K-bit heads, from the top-bits histogram (itself when K is all
+    of the top bits)."""
+    if top.shape[0] == 1 << head_bits:
+        return top
     return top.reshape(1 << head_bits, -1).sum(axis=1)
 
 

@@ -221,7 +221,10 @@ def encode_parts(chunk: bytes | memoryview, width_bytes: int, threads: int = 1) 
     segments = _segments(n)
     parts = [(first, min(n, first + -(-n // threads))) for first in range(0, n, -(-n // threads))] if n else []
     tops = _pool_map(lambda part: planes.top_histogram(values[part[0] : part[1]], width_bits), parts, threads)
-    top = np.sum(tops, axis=0) if tops else np.zeros(1 << min(16, width_bits), dtype=np.int64)
+    if len(tops) > 1:
+        top = np.sum(tops, axis=0)
+    else:
+        top = tops[0] if tops else np.zeros(1 << min(16, width_bits), dtype=np.int64)
     head_bits = planes.choose_head_bits(top, n, width_bits)
     byte_planes, nibbles = planes.tail_layout(width_bits, head_bits)
     table = _Table.from_counts(planes.head_histogram(top, head_bits), len(values) * width_bytes)
