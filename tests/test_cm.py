@@ -135,6 +135,13 @@ GOLDEN = {
     8: "9b9f973febd1219cdc03232c3e069534",
     9: "6149e99fc631bddb18cab34255253390",
 }
+# the payload of _golden_input() coded with the contexts for binary data (binary=True)
+GOLDEN_BINARY = {
+    5: "0013f4f6382350d99b5fa0b4af89a46e",
+    6: "e7a8fb7414bb8d725296ab318243f3ec",
+    7: "3cc46ad561e65a74aa3015a83a62ded9",
+    9: "de9fe47b2b8b102965a0f19ad14c7634",
+}
 # the same for the levels of revision 2 (levels 1-4 are the same in both): what arzip wrote
 # before revision 3, which must still decode
 GOLDEN_REVISION_2 = {
@@ -156,6 +163,32 @@ def test_golden(level):
     assert digest == GOLDEN[level]
 
 
+@pytest.mark.parametrize("level", sorted(GOLDEN_BINARY))
+def test_golden_binary(level):
+    data = _golden_input()
+    payload = cm.encode(data, level, binary=True)
+    assert hashlib.sha256(payload).hexdigest()[:32] == GOLDEN_BINARY[level]
+    assert cm.decode(payload, len(data), level, binary=True) == data
+    assert payload != cm.encode(data, level)
+
+
+def test_the_codec_records_text_or_binary():
+    import arzip
+    from arzip.container import parse_frame_header, parse_header
+    from arzip.errors import FormatError
+
+    for data, kind in ((_text(), 0), (_binary(), 1)):
+        packed = bytearray(arzip.compress(data, "cm"))
+        header, offset = parse_header(packed)
+        frame, payload_at = parse_frame_header(packed, offset, header.chunk_bytes)
+        assert frame.codec_id == 16
+        assert packed[payload_at:payload_at + 2] == bytes((cm.MODEL_REVISION, kind))
+        assert arzip.decompress(bytes(packed)) == data
+        packed[payload_at + 1] = 2
+        with pytest.raises(FormatError):
+            arzip.decompress(bytes(packed))
+
+
 @pytest.mark.parametrize("level", sorted(GOLDEN_REVISION_2))
 def test_revision_2_payloads_still_decode(level):
     from arzip.models.cm.model import encode_level
@@ -175,7 +208,7 @@ def test_a_revision_2_file_still_decodes(monkeypatch):
     data = _golden_input()
     with monkeypatch.context() as patch:
         patch.setattr(cm, "MODEL_REVISION", 2)
-        patch.setattr(cm, "encode", lambda chunk, level: encode_level(chunk, cm.LEVELS_BY_REVISION[2][level]))
+        patch.setattr(cm, "encode", lambda chunk, level, binary: encode_level(chunk, cm.LEVELS_BY_REVISION[2][level]))
         packed = arzip.compress(data, "cm", 6)
     header, offset = parse_header(packed)
     frame, payload_at = parse_frame_header(packed, offset, header.chunk_bytes)

@@ -26,7 +26,9 @@ from .base import Codec, CodingContext, EncodedChunk
 
 # (the model's revision, arzip.models.cm.MODEL_REVISION, is the first byte of every cm and nn
 # payload: a change to the model changes its bits, so a payload of a revision that this arzip
-# does not know is refused rather than mis-decoded)
+# does not know is refused rather than mis-decoded. From revision 3 a second byte says whether
+# the chunk was coded as text, 0, or with the contexts for binary data, 1.)
+FIRST_REVISION_WITH_KIND = 3
 POOR_RATIO = 0.85  # above this the model barely helps: let the classic codecs compete
 TEXT_CONTROL_SHARE = 0.002  # at most this share of control bytes (other than tab, LF, CR) in text
 
@@ -108,10 +110,13 @@ class CMCodec(Codec):
         """Code a chunk already analysed; fall back to the classic codecs where they win."""
         if analysis.incompressible:
             return best_classic(self._registry, chunk, context)
-        contender = None if looks_like_text(chunk) else _contend(self._registry["lzma"], chunk, context)
-        payload = self.model_encode(bytes(chunk), context)
+        binary = not looks_like_text(chunk)
+        contender = _contend(self._registry["lzma"], chunk, context) if binary else None
+        payload = self.model_encode(bytes(chunk), context, binary)
         if payload is not None:
-            payload = bytes((_model().MODEL_REVISION,)) + payload
+            revision = _model().MODEL_REVISION
+            kind = (int(binary),) if revision >= FIRST_REVISION_WITH_KIND else ()
+            payload = bytes((revision, *kind)) + payload
         lzma_result = None if contender is None else contender.result()
         if payload is None or len(payload) > POOR_RATIO * len(chunk):
             classic = best_classic(self._registry, chunk, context)
@@ -133,14 +138,20 @@ class CMCodec(Codec):
                 f"this {self.name} chunk was made by model {found}; this arzip decodes revisions "
                 f"{revisions} (use the arzip that made the file, or the file is corrupt)"
             )
-        return self.model_decode(bytes(payload[1:]), raw_size, context, payload[0])
+        revision, body = payload[0], payload[1:]
+        binary = False
+        if revision >= FIRST_REVISION_WITH_KIND:
+            if len(body) == 0 or body[0] > 1:
+                raise FormatError(f"corrupt .arz file: bad {self.name} chunk")
+            binary, body = body[0] == 1, body[1:]
+        return self.model_decode(bytes(body), raw_size, context, revision, binary)
 
     # The model itself: a codec that mixes more predictors in (``nn``) overrides these two.
-    def model_encode(self, chunk: bytes, context: CodingContext) -> bytes | None:
-        """The model's payload for ``chunk`` (current revision), or None if it would not
-        be smaller."""
-        return _model().encode(chunk, context.header.level)
+    def model_encode(self, chunk: bytes, context: CodingContext, binary: bool) -> bytes | None:
+        """The model's payload for ``chunk`` (current revision; ``binary``: the contexts for
+        data that is not text), or None if it would not be smaller."""
+        return _model().encode(chunk, context.header.level, binary)
 
     def model_decode(self, payload: bytes, raw_size: int, context: CodingContext,
-                     revision: int) -> bytes:
-        return _model().decode(payload, raw_size, context.header.level, revision)
+                     revision: int, binary: bool) -> bytes:
+        return _model().decode(payload, raw_size, context.header.level, revision, binary)

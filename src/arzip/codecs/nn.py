@@ -76,11 +76,11 @@ class NNCodec(CMCodec):
             )
         return network
 
-    def model_encode(self, chunk: bytes, context: CodingContext) -> bytes | None:
-        level = _cm().LEVELS[context.header.level]
+    def model_encode(self, chunk: bytes, context: CodingContext, binary: bool) -> bytes | None:
+        level = _cm().LEVELS[context.header.level].for_chunk(binary)
         return _cm().encode_level(chunk, level, self._network(context))
 
     def model_decode(self, payload: bytes, raw_size: int, context: CodingContext,
-                     revision: int) -> bytes:
-        level = _cm().LEVELS_BY_REVISION[revision][context.header.level]
+                     revision: int, binary: bool) -> bytes:
+        level = _cm().LEVELS_BY_REVISION[revision][context.header.level].for_chunk(binary)
         return _cm().decode_level(payload, raw_size, level, self._network(context))

@@ -2,7 +2,8 @@
 
 ``encode(data, level)`` returns the payload of one chunk (or None when it would
 not be smaller than ``len(data) + 64``) made by the model of revision
-``MODEL_REVISION``; ``decode(payload, raw_size, level, revision)`` returns exactly
+``MODEL_REVISION`` (``binary``: with the contexts for data that is not text);
+``decode(payload, raw_size, level, revision, binary)`` returns exactly
 ``raw_size`` bytes, for a payload of any revision in ``LEVELS_BY_REVISION``, and
 never hangs on corrupt input. (The codec stores the revision: ``arzip.codecs.cm``.)
 """
@@ -33,16 +34,18 @@ def _no_gc():
             gc.enable()
 
 
-def encode(data: bytes, level: int) -> bytes | None:
-    """Payload for ``data`` (one chunk, < 2**31 bytes), or None if it would not pay."""
+def encode(data: bytes, level: int, binary: bool = False) -> bytes | None:
+    """Payload for ``data`` (one chunk, < 2**31 bytes), or None if it would not pay; with
+    the level's contexts for data that is not text when ``binary``."""
     with _no_gc():
-        return encode_level(bytes(data), LEVELS[level])
+        return encode_level(bytes(data), LEVELS[level].for_chunk(binary))
 
 
-def decode(payload: bytes, raw_size: int, level: int, revision: int = MODEL_REVISION) -> bytes:
+def decode(payload: bytes, raw_size: int, level: int, revision: int = MODEL_REVISION,
+           binary: bool = False) -> bytes:
     """Exactly ``raw_size`` bytes decoded from ``payload``, made by the model of ``revision``
-    (garbage if it is corrupt)."""
+    (with ``binary`` as it was encoded; garbage if it is corrupt)."""
     if raw_size < 0:
         raise ValueError("raw_size must be >= 0")
     with _no_gc():
-        return decode_level(bytes(payload), raw_size, LEVELS_BY_REVISION[revision][level])
+        return decode_level(bytes(payload), raw_size, LEVELS_BY_REVISION[revision][level].for_chunk(binary))

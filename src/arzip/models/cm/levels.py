@@ -6,12 +6,14 @@ APM) with few contexts; 3-4 add the 2-layer mixer (five mixers) and 3 APMs; 5 (t
 has orders 4 and 5, four word contexts, two text-column contexts, two
 text-shape contexts (byte classes) and two record contexts; 6-9 add orders 3 and 8, a third
 shape context, sparse, a third record context, match-byte and indirect contexts and bigger
-tables. The levels of earlier model revisions stay here, so that their payloads still decode.
+tables. For a chunk that is not text, levels 5-9 add the sparse, indirect and other binary
+contexts they lack (``CMLevel.for_chunk``). The levels of earlier model revisions stay here, so
+that their payloads still decode.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # hashed context ids (must match model.py)
 O2, O3, O4, O5, O6, O8 = 0, 1, 2, 3, 4, 5
@@ -43,6 +45,17 @@ class CMLevel:
     lean: bool = False  # one mixer weight set and one APM instead of 5+1 mixers, 3 APMs
     record_detector: int = 1  # record length by 0: recurring distances (revision 2), 1: autocorrelation
     record_tail: int = 0  # the last contexts are this many record contexts, off while no record length is known
+    binary_contexts: tuple = ()  # (revision 3) more contexts for a chunk that is not text
+
+    def for_chunk(self, binary: bool) -> CMLevel:
+        """The level as it codes one chunk: for a chunk that is not text, with the binary
+        contexts (sparse, indirect, ...: what tables, executables and numbers need, and
+        text does not) before the record contexts. Text keeps the faster set."""
+        if not binary or not self.binary_contexts:
+            return self
+        cut = len(self.contexts) - self.record_tail
+        contexts = self.contexts[:cut] + self.binary_contexts + self.contexts[cut:]
+        return replace(self, contexts=contexts, binary_contexts=())
 
 
 def _memory(table_bits: int, match_bits: int, dc_bits: int) -> int:
@@ -68,15 +81,16 @@ _L6_MORE = (O8, SHAPE, O3, SPARSE2)
 _L7_MORE = (WORD_SEP, IND2)
 _L9_MORE = (IND1, O6)
 # revision 3: the record contexts last (levels 5-9), so that the model leaves them out while it
-# knows no record length
+# knows no record length; and, for chunks that are not text, those of these the level lacks
 _RECORD = (REC1, REC2)
+_BINARY = (O3, SPARSE1, SPARSE2, SPARSE3, MATCHED, FIELD, IND2)
 
 
 def _revision3() -> dict[int, CMLevel]:
     l6 = _L5_TEXT + _L6_MORE + (FIELD, MATCHED)
     l7 = l6 + _L7_MORE
     l9 = l7 + _L9_MORE
-    return _levels((_L5_TEXT, l6, l7, l9), _RECORD, record_detector=1)
+    return _levels((_L5_TEXT, l6, l7, l9), _RECORD, record_detector=1, binary=_BINARY)
 
 
 def _revision2() -> dict[int, CMLevel]:
@@ -86,27 +100,33 @@ def _revision2() -> dict[int, CMLevel]:
     return _levels((_L5_TEXT, l6, l7, l9), (), record_detector=0)
 
 
-def _levels(slow_levels: tuple, record: tuple, record_detector: int) -> dict[int, CMLevel]:
-    """Levels 1-9 with the contexts ``slow_levels`` of levels 5, 6, 7-8 and 9, ``record`` after them."""
-    l5, l6, l7, l9 = (contexts + record for contexts in slow_levels)
-    kw = {"record_detector": record_detector, "record_tail": len(record)}
+def _levels(slow_levels: tuple, record: tuple, record_detector: int, binary: tuple = ()) -> dict[int, CMLevel]:
+    """Levels 1-9 with the contexts ``slow_levels`` of levels 5, 6, 7-8 and 9, ``record`` after
+    them, and for chunks that are not text the contexts of ``binary`` that each lacks."""
+
+    def slow(level, chunk_mb, table_bits, match_bits, contexts):
+        extra = tuple(c for c in binary if c not in contexts)
+        return _level(level, chunk_mb, table_bits, match_bits, contexts + record, record_detector=record_detector,
+                      record_tail=len(record), binary_contexts=extra)
+
+    l5, l6, l7, l9 = slow_levels
     return {
         1: _level(1, 4, 20, 18, _L1, lean=True),
         2: _level(2, 4, 20, 19, _L2, lean=True),
         3: _level(3, 4, 21, 20, _L3),
         4: _level(4, 8, 22, 21, _L3),
-        5: _level(5, 8, 22, 22, l5, **kw),
-        6: _level(6, 8, 22, 22, l6, **kw),
-        7: _level(7, 16, 23, 22, l7, **kw),
-        8: _level(8, 16, 24, 23, l7, **kw),
-        9: _level(9, 16, 24, 24, l9, **kw),
+        5: slow(5, 8, 22, 22, l5),
+        6: slow(6, 8, 22, 22, l6),
+        7: slow(7, 16, 23, 22, l7),
+        8: slow(8, 16, 24, 23, l7),
+        9: slow(9, 16, 24, 24, l9),
     }
 
 
 # the levels of each model revision that this arzip still decodes (a payload's first byte
-# names its revision): revision 3 finds record lengths by autocorrelation too, and gave level 5
+# names its revision): revision 3 finds record lengths by autocorrelation too, gave level 5
 # the two record contexts and levels 6-9 a third (their one record context of revision 2 became
-# FIELD)
+# FIELD), and gives levels 5-9 more contexts for chunks that are not text
 LEVELS_BY_REVISION: dict[int, dict[int, CMLevel]] = {2: _revision2(), 3: _revision3()}
 MODEL_REVISION = 3  # the revision that this arzip writes
 LEVELS: dict[int, CMLevel] = LEVELS_BY_REVISION[MODEL_REVISION]
