@@ -220,9 +220,9 @@ def test_a_revision_2_file_still_decodes(monkeypatch):
 _CHILD = """
 import sys
 from arzip.models import cm
-level, n = int(sys.argv[1]), int(sys.argv[2])
+level, n, binary = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
 payload = sys.stdin.buffer.read()
-sys.stdout.buffer.write(cm.decode(payload, n, level))
+sys.stdout.buffer.write(cm.decode(payload, n, level, binary=binary))
 """
 
 
@@ -234,10 +234,10 @@ def test_cross_cpu_determinism():
     env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
     # a separate cache dir so the child really compiles for the generic CPU
     env["NUMBA_CACHE_DIR"] = str(Path(os.environ.get("TMPDIR", "/tmp")) / "arzip_cm_generic_cache")
-    for level in (1, cm.DEFAULT_LEVEL):
-        payload = cm.encode(data, level)
+    for level, binary in ((1, False), (cm.DEFAULT_LEVEL, False), (cm.DEFAULT_LEVEL, True)):
+        payload = cm.encode(data, level, binary)
         assert payload is not None
-        out = subprocess.run([sys.executable, "-c", _CHILD, str(level), str(len(data))],
+        out = subprocess.run([sys.executable, "-c", _CHILD, str(level), str(len(data)), str(int(binary))],
                              input=payload, capture_output=True, env=env, timeout=600, check=True)
         assert out.stdout == data
 
