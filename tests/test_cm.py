@@ -129,18 +129,18 @@ GOLDEN = {
     2: "116a0c8278cde376adeea63badab694a",
     3: "ab787f440dc14e8176279a7d9c622e5a",
     4: "ab787f440dc14e8176279a7d9c622e5a",
-    5: "5c228e924e76ff15d6c71abca26d41e4",
-    6: "305fc62b9bed68f1f301bcab208f4433",
-    7: "9b9f973febd1219cdc03232c3e069534",
-    8: "9b9f973febd1219cdc03232c3e069534",
-    9: "6149e99fc631bddb18cab34255253390",
+    5: "631969d1d9c745d6dca07acf275d8b8a",
+    6: "162bf38f5cfc8727cb14f38c0e3167ba",
+    7: "05cf77bf65e32dba6032c184213d05e4",
+    8: "05cf77bf65e32dba6032c184213d05e4",
+    9: "d0294be5d21f80874d032f87930bd59b",
 }
 # the payload of _golden_input() coded with the contexts for binary data (binary=True)
 GOLDEN_BINARY = {
-    5: "0013f4f6382350d99b5fa0b4af89a46e",
-    6: "e7a8fb7414bb8d725296ab318243f3ec",
-    7: "3cc46ad561e65a74aa3015a83a62ded9",
-    9: "de9fe47b2b8b102965a0f19ad14c7634",
+    5: "5cb1b869dbb4566ace89ba119070b3d3",
+    6: "ef8b304c10ed1080e8658b547f67136e",
+    7: "dd774e35179dc4fa011b580808cdf567",
+    9: "bd694bdccaabe383e088ffc494354e6a",
 }
 # the same for the levels of revision 2 (levels 1-4 are the same in both): what arzip wrote
 # before revision 3, which must still decode

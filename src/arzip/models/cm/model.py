@@ -832,9 +832,11 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 rlen = flen
             nlive = nact if rlen > 0 else nact - rec_tail
             if rlen > 0 and pos >= rlen:
+                column = pos % rlen if rec_autocorr else 0  # (revision 2: no column)
                 above = buf[pos - rlen]
                 above2 = buf[pos - 2 * rlen] if pos >= 2 * rlen else 0
-                ctxh[C_REC1] = hash_mix(hash_mix(0x3001, above), c | (rlen << 8))
+                # (with the column in the record: which field of the row this byte is)
+                ctxh[C_REC1] = hash_mix(hash_mix(0x3001, above), c | (rlen << 8) | (column << 20))
                 ctxh[C_REC2] = hash_mix(hash_mix(0x3002, above), above2 | (rlen << 8))
             else:
                 ctxh[C_REC1] = 0x3001
