@@ -7,8 +7,9 @@ chunk is also given to LZMA (xz at the same level) on a second thread while the
 model runs, so a file where LZ matching beats the model (some binary tables) is
 never larger than xz makes it. Text is not given to xz: on text the model's match
 model and word contexts always beat LZ, and on a 2-core machine the contender
-would only take CPU time from the model. The numba model is imported only when a
-cm chunk is coded.
+would only take CPU time from the model. A chunk that is not text is coded with the
+level's contexts for binary data as well (sparse, indirect, ...), and the payload says
+which. The numba model is imported only when a cm chunk is coded.
 What it does not do: any modelling itself.
 """
 
