@@ -181,6 +181,19 @@ def test_round_trip_with_a_model_file(model_file, name):
     assert arzip.decompress(blob) == data
 
 
+def test_binary_chunk_with_a_model_file(model_file):
+    """A chunk that is not text goes through the binary contexts under -m nn too."""
+    from arzip.container import parse_frame_header, parse_header
+    from arzip.models import cm
+
+    rows = b"".join(i.to_bytes(2, "little") + b"\x00\x01" + bytes([i % 7, 3]) for i in range(800))
+    blob = arzip.compress(rows, f"nn:{model_file}", 5)
+    header, offset = parse_header(blob)
+    frame, payload_at = parse_frame_header(blob, offset, header.chunk_bytes)
+    assert frame.codec_id == 17 and blob[payload_at:payload_at + 2] == bytes((cm.MODEL_REVISION, 1))
+    assert arzip.decompress(blob) == rows
+
+
 def test_shipped_model_fits_the_package_budget():
     path = shipped.default_model_path()
     assert path.stat().st_size <= 16_000_000  # int8, at most 16 MB (docs/MODEL.md)
