@@ -86,18 +86,11 @@ _RECORD = (REC1, REC2)
 _BINARY = (O3, SPARSE1, SPARSE2, SPARSE3, MATCHED, FIELD, IND2)
 
 
-def _revision3() -> dict[int, CMLevel]:
-    l6 = _L5_TEXT + _L6_MORE + (FIELD, MATCHED)
+def _slow_levels(record_at_6: int) -> tuple:
+    """The text contexts of levels 5, 6, 7-8 and 9, level 6 adding ``record_at_6``."""
+    l6 = _L5_TEXT + _L6_MORE + (record_at_6, MATCHED)
     l7 = l6 + _L7_MORE
-    l9 = l7 + _L9_MORE
-    return _levels((_L5_TEXT, l6, l7, l9), _RECORD, record_detector=1, binary=_BINARY)
-
-
-def _revision2() -> dict[int, CMLevel]:
-    l6 = _L5_TEXT + _L6_MORE + (REC2, MATCHED)
-    l7 = l6 + _L7_MORE
-    l9 = l7 + _L9_MORE
-    return _levels((_L5_TEXT, l6, l7, l9), (), record_detector=0)
+    return _L5_TEXT, l6, l7, l7 + _L9_MORE
 
 
 def _levels(slow_levels: tuple, record: tuple, record_detector: int, binary: tuple = ()) -> dict[int, CMLevel]:
@@ -127,7 +120,10 @@ def _levels(slow_levels: tuple, record: tuple, record_detector: int, binary: tup
 # names its revision): revision 3 finds record lengths by autocorrelation too, gave level 5
 # the two record contexts and levels 6-9 a third (their one record context of revision 2 became
 # FIELD), and gives levels 5-9 more contexts for chunks that are not text
-LEVELS_BY_REVISION: dict[int, dict[int, CMLevel]] = {2: _revision2(), 3: _revision3()}
+LEVELS_BY_REVISION: dict[int, dict[int, CMLevel]] = {
+    2: _levels(_slow_levels(REC2), (), record_detector=0),
+    3: _levels(_slow_levels(FIELD), _RECORD, record_detector=1, binary=_BINARY),
+}
 MODEL_REVISION = 3  # the revision that this arzip writes
 LEVELS: dict[int, CMLevel] = LEVELS_BY_REVISION[MODEL_REVISION]
 DEFAULT_LEVEL = 5

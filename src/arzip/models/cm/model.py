@@ -288,7 +288,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
     last_dist = np.zeros(256, dtype=np.int64)
     # ... or by autocorrelation (revision 3): matches at each distance in this block (index
     # k is distance REC_MAX - k, so that the counting loop runs forward), decayed scores
-    rec_autocorr = 1 if prm[P_RECDET] != 0 else 0
+    rec_autocorr = prm[P_RECDET] != 0
     rec_count = np.zeros(REC_MAX, dtype=np.uint16)
     rec_score = np.zeros(REC_MAX + 1, dtype=np.int64)
     rec_hist = np.zeros(256, dtype=np.int64)
@@ -297,6 +297,8 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
     # while no record length is known: the loops over contexts run over the first ``nlive``
     rec_tail = prm[P_RECTAIL]
     nlive = nact - rec_tail
+    # the recurring-distance detector feeds FIELD, and in revision 2 the record contexts too
+    by_distance = on[C_FIELD] != 0 or (not rec_autocorr and (on[C_REC1] != 0 or on[C_REC2] != 0))
     # indirect contexts (as in paq8): the bytes that followed the last occurrences
     ind1 = np.zeros(256, dtype=np.int64)
     ind2 = np.zeros(65536, dtype=np.int64)
@@ -802,7 +804,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             ctxh[C_SPARSE3] = hash_mix(0x2003, (c4 >> 16) & 0xFFFF)
         # record model (as in paq8): the bytes one and two records above, by two detectors of
         # the record length
-        if on[C_FIELD] | (on[C_REC1] & (1 - rec_autocorr)) | (on[C_REC2] & (1 - rec_autocorr)):
+        if by_distance:
             # a byte value recurring at a fixed distance: follows local structure (fields,
             # short rows); in revision 2 the only detector, for both record contexts
             d = pos - last_pos[c]
