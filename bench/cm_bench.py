@@ -85,12 +85,37 @@ def _cli_available() -> bool:
     return out.returncode == 0 and b"--level" in out.stdout and b"cm" in out.stdout
 
 
-def _ours(path: Path, level: int, tmp: Path, use_cli: bool) -> dict:
+_IN_PROCESS = """
+import sys, time
+from arzip.models import cm
+level, src = int(sys.argv[1]), sys.argv[2]
+data = open(src, "rb").read()
+cm.decode(cm.encode(data[:1000], level), 1000, level)
+best_c = best_d = 1e9
+for _ in range(3):
+    t = time.perf_counter(); payload = cm.encode(data, level); best_c = min(best_c, time.perf_counter() - t)
+    t = time.perf_counter(); back = cm.decode(payload, len(data), level); best_d = min(best_d, time.perf_counter() - t)
+    assert back == data
+print(len(data) / best_c / 1e6, len(data) / best_d / 1e6)
+"""
+
+
+def _in_process(path: Path, level: int) -> tuple[float, float]:
+    """MB/s of the model alone (cm.encode / cm.decode of the whole file as one chunk, one thread,
+    best of 3, imports and cache loads not counted)."""
+    out = subprocess.run([sys.executable, "-c", _IN_PROCESS, str(level), str(path)], env=_env(),
+                         capture_output=True, check=True, text=True)
+    comp, decomp = out.stdout.split()
+    return float(comp), float(decomp)
+
+
+def _ours(path: Path, level: int, tmp: Path, use_cli: bool, threads: int | None = None) -> dict:
     comp, back = tmp / (path.name + ".arz"), tmp / (path.name + ".back")
     if use_cli:
-        ccmd = [sys.executable, "-m", "arzip", "-q", "-f", "-m", "cm", "--level", str(level),
+        t_opt = [] if threads is None else ["-T", str(threads)]
+        ccmd = [sys.executable, "-m", "arzip", "-q", "-f", "-m", "cm", "--level", str(level), *t_opt,
                 str(path), "-o", str(comp)]
-        dcmd = [sys.executable, "-m", "arzip", "-q", "-f", "-d", str(comp), "-o", str(back)]
+        dcmd = [sys.executable, "-m", "arzip", "-q", "-f", "-d", *t_opt, str(comp), "-o", str(back)]
     else:
         ccmd = [sys.executable, "-c", _DIRECT, "c", str(level), str(path), str(comp)]
         dcmd = [sys.executable, "-c", _DIRECT, "d", str(level), str(comp), str(back)]
@@ -187,7 +212,10 @@ def main() -> None:
         zxt = min(t[1] for t in zts)
         # level 1 on the texts against xz -9e
         l1 = {f: _ours(CORPUS / f, 1, tmp, use_cli) for f in TEXTS}
-        l1big = _ours(concat, 1, tmp, use_cli)
+        l1runs = [(_ours(concat, 1, tmp, use_cli), _ours(concat, 1, tmp, use_cli, threads=1)) for _ in range(3)]
+        l1big = dict(tc=min(r[0]["tc"] for r in l1runs), td=min(r[0]["td"] for r in l1runs))
+        l1one = dict(tc=min(r[1]["tc"] for r in l1runs), td=min(r[1]["td"] for r in l1runs))
+        l1model = _in_process(concat, 1)
         # start-up: the whole process on a small file, which is nearly all start-up
         small = tmp / "small.txt"
         small.write_bytes((CORPUS / TEXTS[0]).read_bytes()[:SMALL_BYTES])
@@ -239,8 +267,12 @@ def main() -> None:
     l1tot = sum(v["size"] for v in l1.values())
     xztot = sum(rows[f]["xz"] for f in TEXTS if f in rows)
     lines.append(f"- level 1 on the four texts: {l1tot} bytes vs xz -9e {xztot} "
-                 f"({l1tot / max(xztot, 1):.3f}x); concatenated texts compress "
-                 f"{raw / l1big['tc'] / mb:.3f} MB/s, decompress {raw / l1big['td'] / mb:.3f} MB/s")
+                 f"({l1tot / max(xztot, 1):.3f}x); concatenated texts ({-(-concat_size // cm.LEVELS[1].chunk_bytes)} "
+                 f"chunks), whole process, best of 3: compress {raw / l1big['tc'] / mb:.3f} MB/s, decompress "
+                 f"{raw / l1big['td'] / mb:.3f} MB/s ({os.cpu_count()} threads, the default); "
+                 f"{raw / l1one['tc'] / mb:.3f} and {raw / l1one['td'] / mb:.3f} MB/s with `-T 1`; "
+                 f"the model alone (in-process, one chunk, one thread): {l1model[0]:.2f} MB/s compress, "
+                 f"{l1model[1]:.2f} MB/s decompress")
     lines.append(f"- start-up (time to first byte): the first {SMALL_BYTES:,} bytes of {TEXTS[0]}, whole "
                  f"process, best of 5: compress {start_c:.2f} s, decompress {start_d:.2f} s (target < 1 s)")
     lines.append("")

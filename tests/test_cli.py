@@ -188,7 +188,9 @@ def test_bench_table_json_and_plot(text_file, tmp_path):
 def test_help_and_bad_options_exit_cleanly():
     assert run("--help").status == 0
     assert run("--no-such-option").status == ExitCode.ERROR
-    assert run("-T", "0", "-c", stdin=b"x").status == ExitCode.ERROR
+    assert run("-T", "-1", "-c", stdin=b"x").status == ExitCode.ERROR
+    packed = run("-T", "0", "-c", stdin=b"x")  # 0: one thread per CPU core, the default
+    assert packed.status == 0 and run("-d", "-c", stdin=packed.stdout).stdout == b"x"
 
 
 def test_refuses_compressed_output_to_a_terminal():

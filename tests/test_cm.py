@@ -67,8 +67,9 @@ def test_levels_table():
     assert cm.DEFAULT_LEVEL in cm.LEVELS
     for n, lv in cm.LEVELS.items():
         assert lv.level == n
-        assert lv.chunk_bytes >= 1 << 20
+        assert lv.chunk_bytes >= 1 << 19
         assert lv.memory_bytes > 0
+    assert cm.LEVELS[1].fast and not any(lv.fast for lv in cm.LEVELS_BY_REVISION[3].values())
     assert cm.LEVELS[cm.DEFAULT_LEVEL].memory_bytes <= 512 << 20
 
 
@@ -125,7 +126,7 @@ def _golden_input() -> bytes:
 # bitstream changed: add a revision to arzip.models.cm.levels (MODEL_REVISION, with the
 # earlier revision's levels kept in LEVELS_BY_REVISION) before updating these.
 GOLDEN = {
-    1: "492aaeb943d9defcc16de003a61f6529",
+    1: "94c788ed6df86ea7b4782c42e00838f0",
     2: "116a0c8278cde376adeea63badab694a",
     3: "ab787f440dc14e8176279a7d9c622e5a",
     4: "ab787f440dc14e8176279a7d9c622e5a",
@@ -142,14 +143,17 @@ GOLDEN_BINARY = {
     7: "dd774e35179dc4fa011b580808cdf567",
     9: "bd694bdccaabe383e088ffc494354e6a",
 }
-# the same for the levels of revision 2 (levels 1-4 are the same in both): what arzip wrote
-# before revision 3, which must still decode
-GOLDEN_REVISION_2 = {
-    5: "170b5f80aa3d93ac1c4ce5b6617e091b",
-    6: "727ad26fff93d71b1f2d0de37e69548e",
-    7: "994dafd624ef34754150021b18eb51d1",
-    8: "994dafd624ef34754150021b18eb51d1",
-    9: "d676874519df24b8e2c76401dd7e2d63",
+# the same for the levels of earlier revisions where they differ from this one's: what
+# earlier arzips wrote, which must still decode (revision 4 changed level 1 only; revision 3
+# levels 5-9)
+GOLDEN_EARLIER = {
+    (3, 1): "492aaeb943d9defcc16de003a61f6529",
+    (2, 1): "492aaeb943d9defcc16de003a61f6529",
+    (2, 5): "170b5f80aa3d93ac1c4ce5b6617e091b",
+    (2, 6): "727ad26fff93d71b1f2d0de37e69548e",
+    (2, 7): "994dafd624ef34754150021b18eb51d1",
+    (2, 8): "994dafd624ef34754150021b18eb51d1",
+    (2, 9): "d676874519df24b8e2c76401dd7e2d63",
 }
 
 
@@ -189,14 +193,13 @@ def test_the_codec_records_text_or_binary():
             arzip.decompress(bytes(packed))
 
 
-@pytest.mark.parametrize("level", sorted(GOLDEN_REVISION_2))
-def test_revision_2_payloads_still_decode(level):
-    from arzip.models.cm.model import encode_level
-
+@pytest.mark.parametrize("revision,level", sorted(GOLDEN_EARLIER))
+def test_earlier_revisions_payloads_still_decode(revision, level):
     data = _golden_input()
-    payload = encode_level(data, cm.LEVELS_BY_REVISION[2][level])
-    assert hashlib.sha256(payload).hexdigest()[:32] == GOLDEN_REVISION_2[level]
-    assert cm.decode(payload, len(data), level, revision=2) == data
+    payload = cm.encode_level(data, cm.LEVELS_BY_REVISION[revision][level])
+    assert hashlib.sha256(payload).hexdigest()[:32] == GOLDEN_EARLIER[revision, level]
+    assert cm.decode(payload, len(data), level, revision=revision) == data
+    assert payload != cm.encode(data, level)
 
 
 def test_a_revision_2_file_still_decodes(monkeypatch):

@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     for level in range(1, 10):
         parser.add_argument(f"-{level}", dest="level", action="store_const", const=level, help=argparse.SUPPRESS)
     parser.add_argument("--level", type=int, metavar="N", help="level 1 (fast) .. 9 (strong); also -1 .. -9")
-    parser.add_argument("-T", "--threads", type=int, default=1, metavar="N", help="chunks coded at once (default 1)")
+    parser.add_argument("-T", "--threads", type=int, default=0, metavar="N",
+                        help="chunks coded at once (default 0: one per CPU core; the output does not depend on it)")
     parser.add_argument(
         "--device", choices=("cpu", "cuda"), help="where a neural model runs (hf); the file records it"
     )
@@ -75,8 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, streams: Streams) -> int:
-    if args.threads < 1:
-        raise UsageError("--threads must be at least 1")
+    if args.threads < 0:
+        raise UsageError("--threads must be 0 (one per CPU core) or more")
+    if args.threads == 0:
+        args.threads = os.cpu_count() or 1
     if args.threads > 1 and args.threads > (os.cpu_count() or 1) * 4:
         raise UsageError(f"--threads {args.threads} is more than this machine can use")
     files = args.files or ["-"]

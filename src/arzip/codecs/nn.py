@@ -53,7 +53,7 @@ class NNCodec(CMCodec):
             return False
 
     def memory_bytes(self, level: int) -> int | None:
-        return _cm().LEVELS[level].memory_bytes + _nn().MODEL_MEMORY_BYTES
+        return _cm().LEVELS[level].full_model_memory() + _nn().MODEL_MEMORY_BYTES
 
     def level_note(self, level: int) -> str:
         return f"cm level {level} + network"

@@ -6,6 +6,10 @@ not be smaller than ``len(data) + 64``) made by the model of revision
 ``decode(payload, raw_size, level, revision, binary)`` returns exactly
 ``raw_size`` bytes, for a payload of any revision in ``LEVELS_BY_REVISION``, and
 never hangs on corrupt input. (The codec stores the revision: ``arzip.codecs.cm``.)
+``encode_level`` and ``decode_level`` do the same for a level given as a ``CMLevel``, with
+the predictions of a network (``arzip.models.nn``) mixed in where one is given. Level 1
+(revision 4 on) runs the small model of ``fast.py`` and imports nothing else; the other
+levels, and level 1 with a network, run ``model.py``.
 """
 
 from __future__ import annotations
@@ -13,11 +17,11 @@ from __future__ import annotations
 import gc
 from contextlib import contextmanager
 
+from . import fast
 from .levels import DEFAULT_LEVEL, LEVELS, LEVELS_BY_REVISION, MODEL_REVISION, CMLevel
-from .model import decode_level, encode_level
 
 __all__ = ["CMLevel", "LEVELS", "LEVELS_BY_REVISION", "MODEL_REVISION", "DEFAULT_LEVEL",
-           "encode", "decode"]
+           "encode", "decode", "encode_level", "decode_level"]
 
 
 @contextmanager
@@ -32,6 +36,24 @@ def _no_gc():
     finally:
         if enabled:
             gc.enable()
+
+
+def encode_level(data: bytes, lv: CMLevel, network=None) -> bytes | None:
+    """Payload for ``data`` coded at ``lv`` (with ``network``'s predictions), or None."""
+    if lv.fast and network is None:
+        return fast.encode(data, lv)
+    from .model import encode_level as full
+
+    return full(data, lv, network)
+
+
+def decode_level(payload: bytes, raw_size: int, lv: CMLevel, network=None) -> bytes:
+    """Exactly ``raw_size`` bytes decoded from a payload of ``encode_level(..., lv, network)``."""
+    if lv.fast and network is None:
+        return fast.decode(payload, raw_size, lv)
+    from .model import decode_level as full
+
+    return full(payload, raw_size, lv, network)
 
 
 def encode(data: bytes, level: int, binary: bool = False) -> bytes | None:

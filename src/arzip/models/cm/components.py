@@ -1,4 +1,5 @@
-"""Scalar building blocks of the context-mixing model: context hashing and prefetching.
+"""Scalar building blocks of the context-mixing models: context hashing, the probability
+counter's step, small shared tables and prefetching.
 
 The table-based components (nibble-bucket hash table, StateMaps, mixers, APMs,
 the arithmetic coder) are written out inside the model loop in ``model.py``,
@@ -9,6 +10,7 @@ component itself, so only functions of plain integers live here.
 
 from __future__ import annotations
 
+import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
@@ -37,6 +39,38 @@ def hash_final(h: int) -> int:
     h = (h ^ (h >> 16)) * 0x45D9F3B & MASK32
     h = (h ^ (h >> 13)) * 0x3B9AC9F1 & MASK32
     return (h ^ (h >> 16)) & MASK32
+
+
+# --- adaptive probability counter --------------------------------------------
+
+@njit(cache=True, nogil=True, inline="always")
+def moved(v: int, target: int, rate: int, limit: int) -> int:
+    """A probability counter (zpaq's "CM": 22-bit P(1) << 10 | a 10-bit count) moved toward
+    ``target`` (the bit << 22) by ``rate`` / 65536 (``RECIP[count]``: 1/(count + 1.5)), its
+    count raised up to ``limit``."""
+    count = v & 1023
+    p = v >> 10
+    p += ((target - p) * rate) >> 16
+    return (p << 10) | (count + (count < limit))
+
+
+# --- small shared tables ----------------------------------------------------
+
+def _salts() -> np.ndarray:
+    """16 well-mixed 32-bit constants: the second nibble's bucket hash of a context is
+    the first nibble's xor the salt of the first nibble's value."""
+    out = []
+    for k in range(16):
+        h = ((k + 1) * 0x9E3779B1) & 0xFFFFFFFF
+        h = ((h ^ (h >> 16)) * 0x45D9F3B) & 0xFFFFFFFF
+        h = ((h ^ (h >> 13)) * 0x3B9AC9F1) & 0xFFFFFFFF
+        out.append(h ^ (h >> 16))
+    return np.array(out, dtype=np.int64)
+
+
+NIBBLE_SALT = _salts()
+# adaptation rates of the probability counters: 1/(n + 1.5) in 1/65536
+RECIP = np.array([131072 // (2 * n + 3) for n in range(1024)], dtype=np.int32)
 
 
 # --- prefetching --------------------------------------------------------------

@@ -44,7 +44,7 @@ from arzip.coding.binary import finish_encoder, new_decoder, new_encoder
 
 from ...jit import njit
 from ...memory import table
-from .components import hash_final, hash_mix, prefetch
+from .components import NIBBLE_SALT, RECIP, hash_final, hash_mix, prefetch
 from .levels import CMLevel
 from .tables import N_STATES, SQUASH, SQUASH16, STATE_N, STATE_NEXT, STATE_P0, STRETCH
 from ..nn.network import step_frequencies
@@ -89,22 +89,6 @@ REC_OVER_CHANCE = (2, 1)
 REC_SWITCH = 16
 # the final probability: the mixer's and the APMs' (orders 1, 2 and 4), weighted, in 1/16
 APM_WEIGHTS = (2, 3, 5, 6)
-
-
-def _salts() -> np.ndarray:
-    """16 well-mixed 32-bit constants: the second nibble's bucket hash of a context is
-    the first nibble's xor the salt of the first nibble's value."""
-    out = []
-    for k in range(16):
-        h = ((k + 1) * 0x9E3779B1) & 0xFFFFFFFF
-        h = ((h ^ (h >> 16)) * 0x45D9F3B) & 0xFFFFFFFF
-        h = ((h ^ (h >> 13)) * 0x3B9AC9F1) & 0xFFFFFFFF
-        out.append(h ^ (h >> 16))
-    return np.array(out, dtype=np.int64)
-
-
-NIBBLE_SALT = _salts()
-RECIP = np.array([131072 // (2 * n + 3) for n in range(1024)], dtype=np.int32)
 
 
 @njit(cache=True, nogil=True)
@@ -630,7 +614,8 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 p16 = 16
             elif p16 > 65520:
                 p16 = 65520
-            # ---- code the bit (arzip.coding.binary arithmetic, inlined) -------
+            # ---- code the bit (arzip.coding.binary arithmetic: encoded_bit / decoded_bit,
+            # written out in this loop) --------------------------------------------
             mid = low + (((high - low) * p16) >> 16)
             if encoding:
                 y = (cbyte >> (7 - b)) & 1

@@ -1,0 +1,273 @@
+"""Level 1's model: a small context-mixing loop built for speed (revision 4).
+
+What it does: codes one chunk bit by bit like ``model.py`` but with a fraction of
+its work per bit:
+
+1. orders 1-2 in direct tables, orders 3, 4, 6 and the current word in hashed
+   tables of nibble lines (16 counters per line, one cache line: the line of a
+   context's nibble is found once per nibble and prefetched, as the buckets of
+   lpaq1, but without checksums: a collision only blurs two contexts' counts);
+   each counter is a direct adaptive probability (zpaq's "CM": 22-bit p and a
+   10-bit count, moving toward each bit by 1/(count + 1.5)), with no bit
+   histories and no StateMaps between context and probability;
+2. the match model of lpaq1 (the last occurrence of the last MINLEN bytes,
+   followed while it predicts; its expected bit through a small adaptive map by
+   match length);
+3. one logistic mixer (weights chosen by the partial byte and whether a match is
+   followed), then one APM on order 1 (paq8 interpolation over 33 buckets),
+   averaged with the mixer's output;
+4. the binary arithmetic coder of ``arzip.coding.binary`` (written inline: the
+   same bitstream).
+
+Integer arithmetic only, one function for encoder and decoder (``encoding``
+flag), so both sides compute the same probabilities on every machine.
+What it does not do: the contexts of levels 2-9 (bit histories, several mixers,
+records, sparse contexts; ``model.py``), or take a network's predictions (``-m nn``
+at level 1 runs ``model.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from arzip.coding.binary import decoded_bit, encoded_bit, finish_encoder, new_decoder, new_encoder
+
+from ...jit import njit
+from ...memory import table
+from .components import NIBBLE_SALT, RECIP, hash_final, hash_mix, moved, prefetch
+from .levels import CMLevel, fast_line_bits
+from .tables import SQUASH, SQUASH16, STRETCH
+
+N_HASHED = 5  # orders 2, 3, 4, 6 and the word, each in its own table of nibble lines
+N_INPUTS = 1 + N_HASHED + 2  # order 1, the hashed contexts, the match model, a bias
+HALF = 1 << 31  # counters are stored xor HALF, so that zeroed memory is p = 1/2, count 0
+MINLEN = 5  # the match model looks up the last MINLEN bytes
+MIX_SETS = 512  # partial byte x a match is followed
+MIXER_RATE = 6  # mixer learning rate
+APM_RATE = 6  # APM update shift
+COUNT_LIMIT = 255  # counters adapt by 1/(count + 1.5) down to 1/256.5: they follow the data
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _is_letter(c: int) -> bool:
+    return (65 <= c <= 90) or (97 <= c <= 122) or c >= 128
+
+
+@njit(cache=True, nogil=True)
+def _fast_loop(buf, n, encoding, cstate, cbuf, line_bits, match_bits, O1, H, MT, msm, W, A, recip, stretch,
+               squash, squash16):
+    """Code ``n`` bytes of ``buf`` (encoding) or decode them into ``buf``.
+
+    (The five hashed contexts are written out as scalars rather than looped over
+    arrays: their lines, counters and inputs then live in registers.)"""
+    lmask = (1 << line_bits) - 1
+    mmask = (1 << match_bits) - 1
+    tsize = 1 << (line_bits + 4)  # counters per hashed table
+    h0 = h1 = h2 = h3 = h4 = 0  # each hashed context's hash for this byte
+    c4 = 0
+    c8 = 0
+    word = 0
+    mlen = 0
+    mptr = 0
+    low = cstate[0]
+    high = cstate[1]
+    cpos = cstate[2]
+    code = cstate[3]
+    cap = cstate[4]
+    overflow = cstate[5]
+    clen = cbuf.shape[0]
+    l0 = l1 = l2 = l3 = l4 = 0
+    nib = 1
+    for i in range(n):
+        cbyte = buf[i] if encoding else 0
+        c1 = c4 & 255
+        expected = (buf[mptr] | 256) if mlen > 0 else 0
+        mrow = (min(mlen, 15) * 2) if mlen > 0 else 0
+        c0 = 1
+        for b in range(8):
+            if b == 0 or b == 4:
+                # the nibble's line in each hashed table (no checksum: lines of colliding
+                # contexts are shared), prefetched together so that their misses overlap
+                salt = NIBBLE_SALT[c0 & 15] if b == 4 else 0
+                l0 = (_line(h0 ^ salt, lmask) << 4)
+                l1 = tsize + (_line(h1 ^ salt, lmask) << 4)
+                l2 = 2 * tsize + (_line(h2 ^ salt, lmask) << 4)
+                l3 = 3 * tsize + (_line(h3 ^ salt, lmask) << 4)
+                l4 = 4 * tsize + (_line(h4 ^ salt, lmask) << 4)
+                prefetch(H, l0)
+                prefetch(H, l1)
+                prefetch(H, l2)
+                prefetch(H, l3)
+                prefetch(H, l4)
+                nib = 1
+            elif b == 2:
+                # the second nibble's line is one of four (the two bits still to come
+                # before it): prefetch all four now, so that the misses overlap two bits' work
+                for q in range(4):
+                    sq = NIBBLE_SALT[((c0 << 2) | q) & 15]
+                    prefetch(H, _line(h0 ^ sq, lmask) << 4)
+                    prefetch(H, tsize + (_line(h1 ^ sq, lmask) << 4))
+                    prefetch(H, 2 * tsize + (_line(h2 ^ sq, lmask) << 4))
+                    prefetch(H, 3 * tsize + (_line(h3 ^ sq, lmask) << 4))
+                    prefetch(H, 4 * tsize + (_line(h4 ^ sq, lmask) << 4))
+            if b < 7:
+                # the next bit's APM rows: one of two adjacent ones
+                jn = ((c1 << 8) | (c0 << 1)) * 33
+                prefetch(A, jn)
+                prefetch(A, jn + 32)
+                prefetch(A, jn + 64)
+            # ---- inputs: stretch(p) of each context's counter ----------------
+            o1i = (c1 << 8) | c0
+            k0 = l0 + nib
+            k1 = l1 + nib
+            k2 = l2 + nib
+            k3 = l3 + nib
+            k4 = l4 + nib
+            x0 = stretch[O1[o1i] >> 20]
+            x1 = stretch[(H[k0] ^ HALF) >> 20]
+            x2 = stretch[(H[k1] ^ HALF) >> 20]
+            x3 = stretch[(H[k2] ^ HALF) >> 20]
+            x4 = stretch[(H[k3] ^ HALF) >> 20]
+            x5 = stretch[(H[k4] ^ HALF) >> 20]
+            mctx = -1
+            x6 = 0
+            if expected != 0 and (expected >> (8 - b)) == c0:
+                mctx = mrow + ((expected >> (7 - b)) & 1)
+                x6 = stretch[msm[mctx] >> 20]
+            # ---- mixer: one weight set per partial byte and match state -------
+            ws = (c0 + (256 if mctx >= 0 else 0)) * N_INPUTS
+            dot = (x0 * W[ws] + x1 * W[ws + 1] + x2 * W[ws + 2] + x3 * W[ws + 3] + x4 * W[ws + 4]
+                   + x5 * W[ws + 5] + x6 * W[ws + 6] + 256 * W[ws + 7])
+            st = min(max(dot >> 16, -2047), 2047)
+            # ---- APM on order 1 (paq8 interpolation), averaged with the mixer ---
+            sidx = st + 2048
+            wt = sidx & 127
+            ja = o1i * 33 + (sidx >> 7)
+            ap = (np.int64(A[ja]) * (128 - wt) + np.int64(A[ja + 1]) * wt) >> 7
+            p16 = (squash16[sidx] + ap * 3) >> 2
+            p16 = min(max(p16, 16), 65520)
+            # ---- code the bit (arzip.coding.binary's arithmetic, inlined) -----
+            mid = low + (((high - low) * p16) >> 16)
+            if encoding:
+                y = (cbyte >> (7 - b)) & 1
+                low, high, cpos, overflow = encoded_bit(low, high, mid, y, cbuf, cpos, cap, overflow)
+            else:
+                y, low, high, code, cpos = decoded_bit(low, high, mid, code, cbuf, cpos, clen)
+            # ---- update: counters toward the bit (rate 1/(count + 1.5)), mixer, APM
+            target = y << 22
+            v = np.int64(O1[o1i])
+            O1[o1i] = moved(v, target, recip[v & 1023], COUNT_LIMIT)
+            v = np.int64(H[k0] ^ HALF)
+            H[k0] = moved(v, target, recip[v & 1023], COUNT_LIMIT) ^ HALF
+            v = np.int64(H[k1] ^ HALF)
+            H[k1] = moved(v, target, recip[v & 1023], COUNT_LIMIT) ^ HALF
+            v = np.int64(H[k2] ^ HALF)
+            H[k2] = moved(v, target, recip[v & 1023], COUNT_LIMIT) ^ HALF
+            v = np.int64(H[k3] ^ HALF)
+            H[k3] = moved(v, target, recip[v & 1023], COUNT_LIMIT) ^ HALF
+            v = np.int64(H[k4] ^ HALF)
+            H[k4] = moved(v, target, recip[v & 1023], COUNT_LIMIT) ^ HALF
+            if mctx >= 0:
+                v = np.int64(msm[mctx])
+                msm[mctx] = moved(v, target, recip[v & 1023], 1023)
+            err = ((y << 12) - squash[sidx]) * MIXER_RATE
+            W[ws] += (x0 * err + 32768) >> 16
+            W[ws + 1] += (x1 * err + 32768) >> 16
+            W[ws + 2] += (x2 * err + 32768) >> 16
+            W[ws + 3] += (x3 * err + 32768) >> 16
+            W[ws + 4] += (x4 * err + 32768) >> 16
+            W[ws + 5] += (x5 * err + 32768) >> 16
+            W[ws + 6] += (x6 * err + 32768) >> 16
+            W[ws + 7] += (256 * err + 32768) >> 16
+            t16 = y << 16
+            av = np.int64(A[ja])
+            A[ja] = av + ((((t16 - av) >> APM_RATE) * (128 - wt)) >> 7)
+            av = np.int64(A[ja + 1])
+            A[ja + 1] = av + ((((t16 - av) >> APM_RATE) * wt) >> 7)
+            c0 = (c0 << 1) | y
+            nib = (nib << 1) | y
+        # ---- end of byte ---------------------------------------------------------
+        c = c0 & 255
+        if not encoding:
+            buf[i] = c
+        elif overflow != 0:
+            break
+        c8 = ((c8 << 8) | (c4 >> 24)) & 0xFFFFFFFF
+        c4 = ((c4 << 8) | c) & 0xFFFFFFFF
+        # match model (lpaq1): follow the match while it predicts, else look the last
+        # MINLEN bytes up
+        if mlen > 0 and buf[mptr] == c:
+            mlen += 1
+            mptr += 1
+        else:
+            mlen = 0
+        if i + 1 >= MINLEN:
+            hm = hash_final(hash_mix(c4, c8 & 0xFF)) & mmask
+            if mlen == 0:
+                cand = MT[hm]
+                if cand > 0:
+                    mptr = cand
+                    mlen = 1
+            MT[hm] = i + 1
+        # the current word: its letters, case-folded (0 between words)
+        if _is_letter(c):
+            word = hash_mix(word, (c | 32) if c < 128 else c)
+        else:
+            word = 0
+        h0 = hash_mix(0x2001, c4 & 0xFFFF)
+        h1 = hash_mix(0x3001, c4 & 0xFFFFFF)
+        h2 = hash_mix(0x4001, c4)
+        h3 = hash_mix(hash_mix(0x6001, c4), c8 & 0xFFFF)
+        h4 = hash_mix(hash_mix(0x7001, word), c if word == 0 else 0)
+    cstate[0] = low
+    cstate[1] = high
+    cstate[2] = cpos
+    cstate[3] = code
+    cstate[5] = overflow
+    return 0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _line(h: int, lmask: int) -> int:
+    """A context's line in its table: the top bits of its 32-bit hash, scrambled once more."""
+    return (((h * 0x9E3779B1) & 0xFFFFFFFF) >> 8) & lmask
+
+
+def _new_tables(lv: CMLevel):
+    """Fresh tables for one chunk: counters at p = 1/2 with count 0 (zeroed memory, see HALF)."""
+    o1 = np.full(1 << 16, HALF, dtype=np.uint32)
+    h = table(N_HASHED << (fast_line_bits(lv) + 4), np.uint32)
+    mt = table(1 << lv.match_bits, np.int32)
+    msm = np.array([(16384 if (j & 1) == 0 else 49152) << 16 for j in range(32)], dtype=np.uint32)
+    w = np.full(MIX_SETS * N_INPUTS, 1 << 14, dtype=np.int64)
+    apm_row = np.array([SQUASH16[min(4095, max(0, (k - 16) * 128 + 2048))] for k in range(33)], dtype=np.uint16)
+    apm = np.tile(apm_row, 1 << 16)
+    return o1, h, mt, msm, w, apm
+
+
+def _run(buf, n, encoding, cstate, cbuf, lv: CMLevel) -> None:
+    _fast_loop(buf, n, encoding, cstate, cbuf, fast_line_bits(lv), lv.match_bits, *_new_tables(lv), RECIP, STRETCH,
+               SQUASH, SQUASH16)
+
+
+def encode(data: bytes, lv: CMLevel) -> bytes | None:
+    """Payload of ``data``, or None if it would be larger than ``len(data) + 64``."""
+    n = len(data)
+    buf = np.frombuffer(data, dtype=np.uint8).copy()
+    limit = n + 64
+    cstate, out = new_encoder(limit)
+    _run(buf, n, True, cstate, out, lv)
+    size = finish_encoder(cstate, out)
+    if size < 0 or size > limit:
+        return None
+    return out[:size].tobytes()
+
+
+def decode(payload: bytes, raw_size: int, lv: CMLevel) -> bytes:
+    """Exactly ``raw_size`` bytes decoded from ``payload`` (garbage if it is corrupt; the
+    work is bounded by ``raw_size``)."""
+    src = np.frombuffer(payload, dtype=np.uint8).copy()
+    cstate = new_decoder(src)
+    buf = np.zeros(raw_size, dtype=np.uint8)
+    _run(buf, raw_size, False, cstate, src, lv)
+    return buf.tobytes()
