@@ -1,8 +1,9 @@
 """Compression levels of the context-mixing model: speed and memory against ratio.
 
-All parameters are runtime values passed to one compiled model loop, so changing
-level never recompiles anything. Levels 1-2 are "lean" (one mixer weight set, one
-APM) with few contexts; 3-4 add the 2-layer mixer (five mixers) and 3 APMs; 5 (the default)
+All parameters are runtime values passed to the compiled model loops, so changing
+level never recompiles anything. Level 1 (``fast``) runs the small model of ``fast.py``
+(direct counters, one mixer, one APM; with a network, ``-m nn``, the lean full model
+below). Level 2 is "lean" (one mixer weight set, one APM) with few contexts; 3-4 add the 2-layer mixer (five mixers) and 3 APMs; 5 (the default)
 has orders 4 and 5, four word contexts, two text-column contexts, two
 text-shape contexts (byte classes) and two record contexts; 6-9 add orders 3 and 8, a third
 shape context, sparse, a third record context, match-byte and indirect contexts and bigger
