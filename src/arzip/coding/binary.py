@@ -82,41 +82,6 @@ def encode_bit(state: np.ndarray, out: np.ndarray, p1: int, bit: int) -> None:
     state[_HIGH] = high
 
 
-@njit(cache=True, nogil=True, inline="always")
-def encoded_bit(low: int, high: int, mid: int, bit: int, out: np.ndarray, pos: int, cap: int, overflow: int):
-    """:func:`encode_bit` on a state held in the caller's variables (a model loop's locals):
-    ``mid`` is where [low, high] splits (:func:`_split`); returns (low, high, pos, overflow)."""
-    if bit:
-        high = mid
-    else:
-        low = mid + 1
-    while ((low ^ high) & 0xFF000000) == 0:
-        if pos < cap:
-            out[pos] = high >> 24
-            pos += 1
-        else:
-            overflow = 1
-        low = (low << 8) & _MASK32
-        high = ((high << 8) & _MASK32) | 0xFF
-    return low, high, pos, overflow
-
-
-@njit(cache=True, nogil=True, inline="always")
-def decoded_bit(low: int, high: int, mid: int, code: int, payload: np.ndarray, pos: int, size: int):
-    """:func:`decode_bit` on a state held in the caller's variables, branch-free: returns
-    (bit, low, high, code, pos); bytes past ``size`` read as 0."""
-    bit = 1 + ((mid - code) >> 63)  # code <= mid
-    high += (mid - high) * bit
-    low += (mid + 1 - low) * (1 - bit)
-    while ((low ^ high) & 0xFF000000) == 0:
-        low = (low << 8) & _MASK32
-        high = ((high << 8) & _MASK32) | 0xFF
-        byte = payload[pos] if pos < size else 0
-        pos += 1
-        code = ((code << 8) & _MASK32) | byte
-    return bit, low, high, code, pos
-
-
 @njit(cache=True, nogil=True)
 def finish_encoder(state: np.ndarray, out: np.ndarray) -> int:
     """Flush the last bytes; return the payload length, or -1 if ``out`` overflowed."""

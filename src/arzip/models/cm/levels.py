@@ -2,9 +2,9 @@
 
 All parameters are runtime values passed to the compiled model loops, so changing
 level never recompiles anything. Level 1 (``fast``) runs the small model of ``fast.py``
-(direct counters, one mixer, one APM; with a network, ``-m nn``, the lean full model
-below). Level 2 is "lean" (one mixer weight set, one APM) with few contexts; 3-4 add the 2-layer mixer (five mixers) and 3 APMs; 5 (the default)
-has orders 4 and 5, four word contexts, two text-column contexts, two
+(direct counters, the match model, one mixer; with a network, ``-m nn``, the lean full model
+below). Level 2 is "lean" (one mixer weight set, one APM) with few contexts; 3-4 add the
+2-layer mixer (five mixers) and 3 APMs; 5 (the default) has orders 4 and 5, four word contexts, two text-column contexts, two
 text-shape contexts (byte classes) and two record contexts; 6-9 add orders 3 and 8, a third
 shape context, sparse, a third record context, match-byte and indirect contexts and bigger
 tables. For a chunk that is not text, levels 5-9 add the sparse, indirect and other binary
@@ -131,8 +131,8 @@ def _levels(slow_levels: tuple, record: tuple, record_detector: int, binary: tup
 # that two threads share a file of a megabyte
 def _with_fast_level_1(levels: dict[int, CMLevel]) -> dict[int, CMLevel]:
     one = levels[1]
-    # five tables of 2**fast_line_bits lines of 16 uint32 counters, the match table, an order-1 APM
-    memory = 5 * (64 << fast_line_bits(one)) + (4 << one.match_bits) + 66 * 65536 + 2 * MB
+    # five tables of 2**fast_line_bits lines of 16 uint32 counters, the match table, small tables
+    memory = 5 * (64 << fast_line_bits(one)) + (4 << one.match_bits) + 2 * MB
     return {**levels, 1: replace(one, fast=True, chunk_bytes=MB // 2, memory_bytes=memory)}
 
 
