@@ -136,6 +136,31 @@ def decode_bit(state: np.ndarray, payload: np.ndarray, p1: int) -> int:
     return bit
 
 
+def encode_with_model(data: bytes, run, slack: int = 64) -> bytes | None:
+    """The payload of ``data`` coded by a bitwise model loop: ``run(buf, n, True, state, out)``
+    codes the ``n`` bytes of ``buf`` into ``out`` with this coder's arithmetic (its state in
+    ``state``). None when the payload would be larger than ``len(data) + slack``."""
+    n = len(data)
+    buf = np.frombuffer(data, dtype=np.uint8).copy()
+    limit = n + slack
+    state, out = new_encoder(limit)
+    run(buf, n, True, state, out)
+    size = finish_encoder(state, out)
+    if size < 0 or size > limit:
+        return None
+    return out[:size].tobytes()
+
+
+def decode_with_model(payload: bytes, raw_size: int, run) -> bytes:
+    """Mirror of :func:`encode_with_model`: ``run(buf, raw_size, False, state, payload)``
+    decodes exactly ``raw_size`` bytes into ``buf``."""
+    src = np.frombuffer(payload, dtype=np.uint8).copy()
+    state = new_decoder(src)
+    buf = np.zeros(raw_size, dtype=np.uint8)
+    run(buf, raw_size, False, state, src)
+    return buf.tobytes()
+
+
 @njit(cache=True, nogil=True)
 def encode_bits(bits: np.ndarray, probs: np.ndarray, capacity_bytes: int) -> np.ndarray:
     """Code a whole array of bits with their probabilities (for tests and static models)."""

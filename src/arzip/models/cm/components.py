@@ -41,6 +41,15 @@ def hash_final(h: int) -> int:
     return (h ^ (h >> 16)) & MASK32
 
 
+# --- text ---------------------------------------------------------------------
+
+@njit(cache=True, nogil=True, inline="always")
+def is_letter(c: int) -> bool:
+    """A byte of a word: an ASCII letter, or any byte >= 128 (UTF-8 letters and the like)."""
+    lc = c | 32
+    return (lc >= 97 and lc <= 122) or c >= 128
+
+
 # --- adaptive probability counter --------------------------------------------
 
 @njit(cache=True, nogil=True, inline="always")

@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from arzip.coding.binary import finish_encoder, new_decoder, new_encoder
+from arzip.coding.binary import decode_with_model, encode_with_model
 
 from ...jit import njit
 from ...memory import table
-from .components import NIBBLE_SALT, RECIP, hash_final, hash_mix, moved, prefetch
+from .components import NIBBLE_SALT, RECIP, hash_final, hash_mix, is_letter, moved, prefetch
 from .levels import CMLevel, fast_line_bits
 from .tables import SQUASH, SQUASH16, STRETCH
 
@@ -45,11 +45,6 @@ MINLEN = 5  # the match model looks up the last MINLEN bytes
 MIX_SETS = 512  # partial byte x a match is followed
 MIXER_RATE = 6  # mixer learning rate
 COUNT_LIMIT = 255  # counters adapt by 1/(count + 1.5) down to 1/256.5: they follow the data
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _is_letter(c: int) -> bool:
-    return (65 <= c <= 90) or (97 <= c <= 122) or c >= 128
 
 
 @njit(cache=True, nogil=True)
@@ -136,8 +131,8 @@ def _fast_loop(buf, n, encoding, cstate, cbuf, line_bits, match_bits, O1, H, MT,
             p16 = min(max(squash16[sidx], 16), 65520)
             # ---- code the bit (arzip.coding.binary's arithmetic, inlined) -----
             mid = low + (((high - low) * p16) >> 16)
-            # (written out, not a call to encoded_bit / decoded_bit: numba passes an array to
-            # an inlined function with a reference count update, an atomic operation, per bit)
+            # (written out, not a call to a helper: numba passes an array to an inlined
+            # function with a reference count update, an atomic operation, per bit)
             if encoding:
                 y = (cbyte >> (7 - b)) & 1
                 if y:
@@ -214,7 +209,7 @@ def _fast_loop(buf, n, encoding, cstate, cbuf, line_bits, match_bits, O1, H, MT,
                     mlen = 1
             MT[hm] = i + 1
         # the current word: its letters, case-folded (0 between words)
-        if _is_letter(c):
+        if is_letter(c):
             word = hash_mix(word, (c | 32) if c < 128 else c)
         else:
             word = 0
@@ -254,22 +249,10 @@ def _run(buf, n, encoding, cstate, cbuf, lv: CMLevel) -> None:
 
 def encode(data: bytes, lv: CMLevel) -> bytes | None:
     """Payload of ``data``, or None if it would be larger than ``len(data) + 64``."""
-    n = len(data)
-    buf = np.frombuffer(data, dtype=np.uint8).copy()
-    limit = n + 64
-    cstate, out = new_encoder(limit)
-    _run(buf, n, True, cstate, out, lv)
-    size = finish_encoder(cstate, out)
-    if size < 0 or size > limit:
-        return None
-    return out[:size].tobytes()
+    return encode_with_model(data, lambda *coder: _run(*coder, lv))
 
 
 def decode(payload: bytes, raw_size: int, lv: CMLevel) -> bytes:
     """Exactly ``raw_size`` bytes decoded from ``payload`` (garbage if it is corrupt; the
     work is bounded by ``raw_size``)."""
-    src = np.frombuffer(payload, dtype=np.uint8).copy()
-    cstate = new_decoder(src)
-    buf = np.zeros(raw_size, dtype=np.uint8)
-    _run(buf, raw_size, False, cstate, src, lv)
-    return buf.tobytes()
+    return decode_with_model(payload, raw_size, lambda *coder: _run(*coder, lv))

@@ -40,11 +40,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from arzip.coding.binary import finish_encoder, new_decoder, new_encoder
+from arzip.coding.binary import decode_with_model, encode_with_model
 
 from ...jit import njit
 from ...memory import table
-from .components import NIBBLE_SALT, RECIP, hash_final, hash_mix, prefetch
+from .components import NIBBLE_SALT, RECIP, hash_final, hash_mix, is_letter, prefetch
 from .levels import CMLevel
 from .tables import N_STATES, SQUASH, SQUASH16, STATE_N, STATE_NEXT, STATE_P0, STRETCH
 from ..nn.network import step_frequencies
@@ -91,17 +91,11 @@ REC_SWITCH = 16
 APM_WEIGHTS = (2, 3, 5, 6)
 
 
-@njit(cache=True, nogil=True)
-def _is_letter(c: int) -> bool:
-    lc = c | 32
-    return (lc >= 97 and lc <= 122) or c >= 128
-
-
 @njit(cache=True, nogil=True, inline="always")
 def _next_words(c: int, w0: int, w1: int, w2: int):
     """The word model's hashes after byte ``c``: the current word (case-folded
     letters) grows, or a non-letter ends it and shifts it into the previous ones."""
-    if _is_letter(c):
+    if is_letter(c):
         return hash_mix(w0 + 0x51, c | 32), w1, w2
     if w0 != 0:
         return 0, w0, w1
@@ -614,8 +608,8 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 p16 = 16
             elif p16 > 65520:
                 p16 = 65520
-            # ---- code the bit (arzip.coding.binary arithmetic: encoded_bit / decoded_bit,
-            # written out in this loop) --------------------------------------------
+            # ---- code the bit (the arithmetic of arzip.coding.binary's encode_bit and
+            # decode_bit, written out in this loop) -----------------------------------
             mid = low + (((high - low) * p16) >> 16)
             if encoding:
                 y = (cbyte >> (7 - b)) & 1
@@ -956,23 +950,11 @@ def _run(buf: np.ndarray, n: int, encoding: bool, cstate, cbuf, lv: CMLevel, net
 
 
 def encode_level(data: bytes, lv: CMLevel, network=None) -> bytes | None:
-    n = len(data)
-    buf = np.frombuffer(data, dtype=np.uint8).copy()
-    limit = n + 64
-    cstate, out = new_encoder(limit)
-    _run(buf, n, True, cstate, out, lv, network)
-    size = finish_encoder(cstate, out)
-    if size < 0 or size > limit:
-        return None
-    return out[:size].tobytes()
+    return encode_with_model(data, lambda *coder: _run(*coder, lv, network))
 
 
 def decode_level(payload: bytes, raw_size: int, lv: CMLevel, network=None) -> bytes:
-    src = np.frombuffer(payload, dtype=np.uint8).copy()
-    cstate = new_decoder(src)
-    buf = np.zeros(raw_size, dtype=np.uint8)
-    _run(buf, raw_size, False, cstate, src, lv, network)
-    return buf.tobytes()
+    return decode_with_model(payload, raw_size, lambda *coder: _run(*coder, lv, network))
 
 
 assert N_STATES <= 256
