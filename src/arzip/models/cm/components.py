@@ -1,5 +1,5 @@
 """Scalar building blocks of the context-mixing models: context hashing, the probability
-counter's step, small shared tables and prefetching.
+counter's step, unsigned array indices, small shared tables and prefetching.
 
 The table-based components (nibble-bucket hash table, StateMaps, mixers, APMs,
 the arithmetic coder) are written out inside the model loop in ``model.py``,
@@ -48,6 +48,16 @@ def is_letter(c: int) -> bool:
     """A byte of a word: an ASCII letter, or any byte >= 128 (UTF-8 letters and the like)."""
     lc = c | 32
     return (lc >= 97 and lc <= 122) or c >= 128
+
+
+# --- array indexing -------------------------------------------------------------
+
+at = np.uint64
+"""An array index known to be non-negative, as ``table[at(i)]``: numba compiles an index of
+a signed type with code for negative (from-the-end) indices, a test and an add at every
+lookup, and the register they hold; an unsigned index has none. About 9% of the
+instructions of level 1's loop. Only for indices that are never negative (a negative
+one would be read as a huge index)."""
 
 
 # --- adaptive probability counter --------------------------------------------

@@ -34,7 +34,7 @@ from arzip.coding.binary import decode_with_model, encode_with_model
 
 from ...jit import njit
 from ...memory import table
-from .components import NIBBLE_SALT, RECIP, hash_final, hash_mix, is_letter, moved, prefetch
+from .components import NIBBLE_SALT, RECIP, at, hash_final, hash_mix, is_letter, moved, prefetch
 from .levels import CMLevel, fast_line_bits
 from .tables import SQUASH, SQUASH16, STRETCH
 
@@ -73,9 +73,9 @@ def _fast_loop(buf, n, encoding, cstate, cbuf, line_bits, match_bits, O1, H, MT,
     l0 = l1 = l2 = l3 = l4 = 0
     nib = 1
     for i in range(n):
-        cbyte = buf[i] if encoding else 0
+        cbyte = buf[at(i)] if encoding else 0
         c1 = c4 & 255
-        expected = (buf[mptr] | 256) if mlen > 0 else 0
+        expected = (buf[at(mptr)] | 256) if mlen > 0 else 0
         mrow = (min(mlen, 15) * 2) if mlen > 0 else 0
         c0 = 1
         for b in range(8):
@@ -111,24 +111,24 @@ def _fast_loop(buf, n, encoding, cstate, cbuf, line_bits, match_bits, O1, H, MT,
             k2 = l2 + nib
             k3 = l3 + nib
             k4 = l4 + nib
-            x0 = stretch[O1[o1i] >> 20]
-            x1 = stretch[(H[k0] ^ HALF) >> 20]
-            x2 = stretch[(H[k1] ^ HALF) >> 20]
-            x3 = stretch[(H[k2] ^ HALF) >> 20]
-            x4 = stretch[(H[k3] ^ HALF) >> 20]
-            x5 = stretch[(H[k4] ^ HALF) >> 20]
+            x0 = stretch[at(O1[at(o1i)] >> 20)]
+            x1 = stretch[at((H[at(k0)] ^ HALF) >> 20)]
+            x2 = stretch[at((H[at(k1)] ^ HALF) >> 20)]
+            x3 = stretch[at((H[at(k2)] ^ HALF) >> 20)]
+            x4 = stretch[at((H[at(k3)] ^ HALF) >> 20)]
+            x5 = stretch[at((H[at(k4)] ^ HALF) >> 20)]
             mctx = -1
             x6 = 0
             if expected != 0 and (expected >> (8 - b)) == c0:
                 mctx = mrow + ((expected >> (7 - b)) & 1)
-                x6 = stretch[msm[mctx] >> 20]
+                x6 = stretch[at(msm[at(mctx)] >> 20)]
             # ---- mixer: one weight set per partial byte and match state -------
             ws = (c0 + (256 if mctx >= 0 else 0)) * N_INPUTS
-            dot = (x0 * W[ws] + x1 * W[ws + 1] + x2 * W[ws + 2] + x3 * W[ws + 3] + x4 * W[ws + 4]
-                   + x5 * W[ws + 5] + x6 * W[ws + 6] + 256 * W[ws + 7])
+            dot = (x0 * W[at(ws)] + x1 * W[at(ws + 1)] + x2 * W[at(ws + 2)] + x3 * W[at(ws + 3)] + x4 * W[at(ws + 4)]
+                   + x5 * W[at(ws + 5)] + x6 * W[at(ws + 6)] + 256 * W[at(ws + 7)])
             st = min(max(dot >> 16, -2047), 2047)
             sidx = st + 2048
-            p16 = min(max(squash16[sidx], 16), 65520)
+            p16 = min(max(squash16[at(sidx)], 16), 65520)
             # ---- code the bit (arzip.coding.binary's arithmetic, inlined) -----
             mid = low + (((high - low) * p16) >> 16)
             # (written out, not a call to a helper: numba passes an array to an inlined
@@ -141,7 +141,7 @@ def _fast_loop(buf, n, encoding, cstate, cbuf, line_bits, match_bits, O1, H, MT,
                     low = mid + 1
                 while ((low ^ high) & 0xFF000000) == 0:
                     if cpos < cap:
-                        cbuf[cpos] = high >> 24
+                        cbuf[at(cpos)] = high >> 24
                         cpos += 1
                     else:
                         overflow = 1
@@ -154,48 +154,48 @@ def _fast_loop(buf, n, encoding, cstate, cbuf, line_bits, match_bits, O1, H, MT,
                 while ((low ^ high) & 0xFF000000) == 0:
                     low = (low << 8) & 0xFFFFFFFF
                     high = ((high << 8) & 0xFFFFFFFF) | 0xFF
-                    nb = cbuf[cpos] if cpos < clen else 0
+                    nb = cbuf[at(cpos)] if cpos < clen else 0
                     cpos += 1
                     code = ((code << 8) & 0xFFFFFFFF) | nb
             # ---- update: counters toward the bit (rate 1/(count + 1.5)), mixer
             target = y << 22
-            v = np.int64(O1[o1i])
-            O1[o1i] = moved(v, target, recip[v & 1023], COUNT_LIMIT)
-            v = np.int64(H[k0] ^ HALF)
-            H[k0] = moved(v, target, recip[v & 1023], COUNT_LIMIT) ^ HALF
-            v = np.int64(H[k1] ^ HALF)
-            H[k1] = moved(v, target, recip[v & 1023], COUNT_LIMIT) ^ HALF
-            v = np.int64(H[k2] ^ HALF)
-            H[k2] = moved(v, target, recip[v & 1023], COUNT_LIMIT) ^ HALF
-            v = np.int64(H[k3] ^ HALF)
-            H[k3] = moved(v, target, recip[v & 1023], COUNT_LIMIT) ^ HALF
-            v = np.int64(H[k4] ^ HALF)
-            H[k4] = moved(v, target, recip[v & 1023], COUNT_LIMIT) ^ HALF
+            v = np.int64(O1[at(o1i)])
+            O1[at(o1i)] = moved(v, target, recip[at(v & 1023)], COUNT_LIMIT)
+            v = np.int64(H[at(k0)] ^ HALF)
+            H[at(k0)] = moved(v, target, recip[at(v & 1023)], COUNT_LIMIT) ^ HALF
+            v = np.int64(H[at(k1)] ^ HALF)
+            H[at(k1)] = moved(v, target, recip[at(v & 1023)], COUNT_LIMIT) ^ HALF
+            v = np.int64(H[at(k2)] ^ HALF)
+            H[at(k2)] = moved(v, target, recip[at(v & 1023)], COUNT_LIMIT) ^ HALF
+            v = np.int64(H[at(k3)] ^ HALF)
+            H[at(k3)] = moved(v, target, recip[at(v & 1023)], COUNT_LIMIT) ^ HALF
+            v = np.int64(H[at(k4)] ^ HALF)
+            H[at(k4)] = moved(v, target, recip[at(v & 1023)], COUNT_LIMIT) ^ HALF
             if mctx >= 0:
-                v = np.int64(msm[mctx])
-                msm[mctx] = moved(v, target, recip[v & 1023], 1023)
-            err = ((y << 12) - squash[sidx]) * MIXER_RATE
-            W[ws] += (x0 * err + 32768) >> 16
-            W[ws + 1] += (x1 * err + 32768) >> 16
-            W[ws + 2] += (x2 * err + 32768) >> 16
-            W[ws + 3] += (x3 * err + 32768) >> 16
-            W[ws + 4] += (x4 * err + 32768) >> 16
-            W[ws + 5] += (x5 * err + 32768) >> 16
-            W[ws + 6] += (x6 * err + 32768) >> 16
-            W[ws + 7] += (256 * err + 32768) >> 16
+                v = np.int64(msm[at(mctx)])
+                msm[at(mctx)] = moved(v, target, recip[at(v & 1023)], 1023)
+            err = ((y << 12) - squash[at(sidx)]) * MIXER_RATE
+            W[at(ws)] += (x0 * err + 32768) >> 16
+            W[at(ws + 1)] += (x1 * err + 32768) >> 16
+            W[at(ws + 2)] += (x2 * err + 32768) >> 16
+            W[at(ws + 3)] += (x3 * err + 32768) >> 16
+            W[at(ws + 4)] += (x4 * err + 32768) >> 16
+            W[at(ws + 5)] += (x5 * err + 32768) >> 16
+            W[at(ws + 6)] += (x6 * err + 32768) >> 16
+            W[at(ws + 7)] += (256 * err + 32768) >> 16
             c0 = (c0 << 1) | y
             nib = (nib << 1) | y
         # ---- end of byte ---------------------------------------------------------
         c = c0 & 255
         if not encoding:
-            buf[i] = c
+            buf[at(i)] = c
         elif overflow != 0:
             break
         c8 = ((c8 << 8) | (c4 >> 24)) & 0xFFFFFFFF
         c4 = ((c4 << 8) | c) & 0xFFFFFFFF
         # match model (lpaq1): follow the match while it predicts, else look the last
         # MINLEN bytes up
-        if mlen > 0 and buf[mptr] == c:
+        if mlen > 0 and buf[at(mptr)] == c:
             mlen += 1
             mptr += 1
         else:
@@ -203,11 +203,11 @@ def _fast_loop(buf, n, encoding, cstate, cbuf, line_bits, match_bits, O1, H, MT,
         if i + 1 >= MINLEN:
             hm = hash_final(hash_mix(c4, c8 & 0xFF)) & mmask
             if mlen == 0:
-                cand = MT[hm]
+                cand = MT[at(hm)]
                 if cand > 0:
                     mptr = cand
                     mlen = 1
-            MT[hm] = i + 1
+            MT[at(hm)] = i + 1
         # the current word: its letters, case-folded (0 between words)
         if is_letter(c):
             word = hash_mix(word, (c | 32) if c < 128 else c)

@@ -44,7 +44,7 @@ from arzip.coding.binary import decode_with_model, encode_with_model
 
 from ...jit import njit
 from ...memory import table
-from .components import NIBBLE_SALT, RECIP, hash_final, hash_mix, is_letter, prefetch
+from .components import NIBBLE_SALT, RECIP, at, hash_final, hash_mix, is_letter, prefetch
 from .levels import CMLevel
 from .tables import N_STATES, SQUASH, SQUASH16, STATE_N, STATE_NEXT, STATE_P0, STRETCH
 from ..nn.network import step_frequencies
@@ -343,11 +343,11 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 # nibble xored in: a cheap step, also for the prefetch at bit 2)
                 for a in range(nlive):
                     if b == 0:
-                        h = hash_final(ctxh[act[a]])
-                        hf[a] = h
+                        h = hash_final(ctxh[at(act[at(a)])])
+                        hf[at(a)] = h
                     else:
-                        h = hf[a] ^ NIBBLE_SALT[c0 & 15]
-                    hh[a] = h
+                        h = hf[at(a)] ^ NIBBLE_SALT[c0 & 15]
+                    hh[at(a)] = h
                     prefetch(T, (h >> (32 - tbits)) << 4)
                 if b == 0 and i > 0:
                     # match model, for the byte just coded: done here, between
@@ -378,7 +378,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                             hm = hash_mix(hm, buf[pos - kk])
                         hm = hash_final(hm) & mmask
                         if mlen < minlen:
-                            cand = MT[hm]
+                            cand = MT[at(hm)]
                             if cand > 0 and cand != mptr:
                                 ln = 0
                                 while ln < 64 and cand - 1 - ln >= 0 and buf[cand - 1 - ln] == buf[pos - 1 - ln]:
@@ -388,39 +388,39 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                                     mptr = cand
                                     mon = True
                                     mmiss = 0
-                        MT[hm] = pos
+                        MT[at(hm)] = pos
                     # the byte the match model expects next, with its length bucket
                     if mon:
                         ctxh[C_MATCHED] = hash_mix(hash_mix(0x7001, buf[mptr]), min(mlen, 16) >> 2)
                     else:
                         ctxh[C_MATCHED] = 0x7002
                 for a in range(nlive):
-                    h = hh[a]
-                    if b == 0 and act[a] == C_MATCHED:
+                    h = hh[at(a)]
+                    if b == 0 and act[at(a)] == C_MATCHED:
                         h = hash_final(ctxh[C_MATCHED])  # changed by the match update
-                        hf[a] = h
+                        hf[at(a)] = h
                     chk = h & 255
                     bi = h >> (32 - tbits)
                     base = bi << 4
-                    if T[base] != chk:
+                    if T[at(base)] != chk:
                         base = (bi ^ 1) << 4
-                        if T[base] != chk:
+                        if T[at(base)] != chk:
                             base = (bi ^ 2) << 4
-                            if T[base] != chk:
+                            if T[at(base)] != chk:
                                 # miss: replace the bucket whose first node saw fewest bits
                                 base = bi << 4
-                                best_n = st_n[T[base + 1]]
+                                best_n = st_n[at(T[at(base + 1)])]
                                 for kq in range(1, 3):
                                     cand_b = (bi ^ kq) << 4
-                                    nq = st_n[T[cand_b + 1]]
+                                    nq = st_n[at(T[at(cand_b + 1)])]
                                     if nq < best_n:
                                         best_n = nq
                                         base = cand_b
-                                T[base] = chk
+                                T[at(base)] = chk
                                 for kq in range(1, 16):
-                                    T[base + kq] = 0
-                    bk[a] = base
-                    if T[base + 1] != 0:
+                                    T[at(base + kq)] = 0
+                    bk[at(a)] = base
+                    if T[at(base + 1)] != 0:
                         known += 1
                 # order-2 direct counters: one 16-entry line per nibble, no checksum
                 if b == 0:
@@ -436,7 +436,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 # come before it): prefetch all four now, so that its cache miss
                 # overlaps the coding of the third and fourth bits
                 for a in range(nlive):
-                    h = hf[a]
+                    h = hf[at(a)]
                     for q in range(4):
                         prefetch(T, ((h ^ NIBBLE_SALT[((c0 << 2) | q) & 15]) >> (32 - tbits)) << 4)
                 # and the order-2 and -3 direct counters' lines, also one of four each
@@ -488,32 +488,32 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                     prefetch(A3, jn + 64)
             # ---- 2. states -> probabilities -> mixer inputs -----------------
             # (adaptive StateMap per context, as in lpaq1: state -> 22-bit P(1))
-            s = T01[c0]
+            s = T01[at(c0)]
             sst[0] = s
-            x[0] = stretch[smp[s] >> 20]
-            s = T01[256 + (c1 << 8) + c0]
+            x[0] = stretch[at(smp[at(s)] >> 20)]
+            s = T01[at(256 + (c1 << 8) + c0)]
             sst[1] = s
-            x[1] = stretch[smp[256 + s] >> 20]
+            x[1] = stretch[at(smp[at(256 + s)] >> 20)]
             for a in range(nlive):
-                s = T[bk[a] + nib]
+                s = T[at(bk[at(a)] + nib)]
                 ci = N_DIRECT + a
-                sst[ci] = s
-                x[ci] = stretch[smp[(ci << 8) + s] >> 20]
+                sst[at(ci)] = s
+                x[at(ci)] = stretch[at(smp[at((ci << 8) + s)] >> 20)]
             for a in range(nlive, nact):
-                x[N_DIRECT + a] = 0
+                x[at(N_DIRECT + a)] = 0
             k = nctx
             # direct adaptive probabilities for orders 1 and 2 (zpaq-style CM counters)
             d1 = (c1 << 8) | c0
             d2 = dcb + nib
-            x[k] = stretch[DC1[d1] >> 20]
-            x[k + 1] = stretch[DC2[d2] >> 20]
+            x[at(k)] = stretch[at(DC1[at(d1)] >> 20)]
+            x[at(k + 1)] = stretch[at(DC2[at(d2)] >> 20)]
             d3 = dcb3 + nib
-            x[k + 2] = stretch[DC2[d3] >> 20]
+            x[at(k + 2)] = stretch[at(DC2[at(d3)] >> 20)]
             k += 1
             # ---- 3. match model ----------------------------------------------
             mctx = -1
-            x[k + 2] = 0
-            x[k + 3] = 0
+            x[at(k + 2)] = 0
+            x[at(k + 3)] = 0
             if mon:
                 eb = buf[mptr]
                 if ((eb | 256) >> (8 - b)) == c0:
@@ -523,19 +523,19 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                     else:
                         mb = 16 + min((mlen - 16) >> 3, 15)
                     mctx = mb * 2 + ebit
-                    x[k + 2] = stretch[msmp[mctx] >> 20]
-                    x[k + 3] = (ebit * 2 - 1) * min(mlen, 32) * 16
-            x[k + 4] = 256  # bias
+                    x[at(k + 2)] = stretch[at(msmp[at(mctx)] >> 20)]
+                    x[at(k + 3)] = (ebit * 2 - 1) * min(mlen, 32) * 16
+            x[at(k + 4)] = 256  # bias
             if nn_on:
                 # the network's P(bit = 1): the bytes that continue c0 with a 1, among all
                 # that continue c0 (docs/FORMAT.md, the nn codec)
                 nw = 256 >> b
                 nlo = (c0 - (1 << b)) << (8 - b)
-                ntot = nn_cum[nlo + nw] - nn_cum[nlo]
-                none = nn_cum[nlo + nw] - nn_cum[nlo + (nw >> 1)]
+                ntot = nn_cum[at(nlo + nw)] - nn_cum[at(nlo)]
+                none = nn_cum[at(nlo + nw)] - nn_cum[at(nlo + (nw >> 1))]
                 np12 = min(max((none * 4096 + (ntot >> 1)) // ntot, 1), 4095)
-                x[k + 5] = stretch[np12]
-                x[k + 6] = (np12 - 2048) >> 1
+                x[at(k + 5)] = stretch[at(np12)]
+                x[at(k + 6)] = (np12 - 2048) >> 1
             # ---- 4. two-layer mixer (paq8): three weight sets chosen by the
             # partial byte; match length and count of known contexts; the previous
             # byte. Then a final mixer over their three outputs.
@@ -564,7 +564,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             if lean:
                 # fast levels: one weight set, no second layer
                 for kk in range(nin):
-                    acc0 += x[kk] * W[b0, kk]
+                    acc0 += x[at(kk)] * W[at(b0), at(kk)]
                 st0 = min(max(acc0 >> 16, -2047), 2047)
                 st1 = st0
                 st2 = st0
@@ -573,21 +573,21 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 stf = st0
             else:
                 for kk in range(nin):
-                    xv = x[kk]
-                    acc0 += xv * W[b0, kk]
-                    acc1 += xv * W[b1, kk]
-                    acc2 += xv * W[b2, kk]
-                    acc3 += xv * W[b3, kk]
-                    acc4 += xv * W[b4, kk]
+                    xv = x[at(kk)]
+                    acc0 += xv * W[at(b0), at(kk)]
+                    acc1 += xv * W[at(b1), at(kk)]
+                    acc2 += xv * W[at(b2), at(kk)]
+                    acc3 += xv * W[at(b3), at(kk)]
+                    acc4 += xv * W[at(b4), at(kk)]
                 st0 = min(max(acc0 >> 16, -2047), 2047)
                 st1 = min(max(acc1 >> 16, -2047), 2047)
                 st2 = min(max(acc2 >> 16, -2047), 2047)
                 st3 = min(max(acc3 >> 16, -2047), 2047)
                 st4 = min(max(acc4 >> 16, -2047), 2047)
-                stf = (st0 * W2[base2] + st1 * W2[base2 + 1] + st2 * W2[base2 + 2]
-                       + st3 * W2[base2 + 3] + st4 * W2[base2 + 4] + 256 * W2[base2 + 5]) >> 16
+                stf = (st0 * W2[at(base2)] + st1 * W2[at(base2 + 1)] + st2 * W2[at(base2 + 2)]
+                       + st3 * W2[at(base2 + 3)] + st4 * W2[at(base2 + 4)] + 256 * W2[at(base2 + 5)]) >> 16
                 stf = min(max(stf, -2047), 2047)
-            pf = squash[stf + 2048]
+            pf = squash[at(stf + 2048)]
             # ---- 5. APM / SSE stages (paq8): interpolate between the two of 33
             # buckets around stretch(p), per context; the nearer one learns.
             sidx = stf + 2048
@@ -596,13 +596,13 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             j2 += lo
             j3 += lo
             j4 += lo
-            a2p = (np.int64(A2[j2]) * (128 - wt) + np.int64(A2[j2 + 1]) * wt) >> 7
+            a2p = (np.int64(A2[at(j2)]) * (128 - wt) + np.int64(A2[at(j2 + 1)]) * wt) >> 7
             if lean:
-                p16 = (squash16[sidx] + a2p) >> 1
+                p16 = (squash16[at(sidx)] + a2p) >> 1
             else:
-                a3p = (np.int64(A3[j3]) * (128 - wt) + np.int64(A3[j3 + 1]) * wt) >> 7
-                a4p = (np.int64(A3[j4]) * (128 - wt) + np.int64(A3[j4 + 1]) * wt) >> 7
-                p16 = (squash16[sidx] * APM_WEIGHTS[0] + a2p * APM_WEIGHTS[1] + a3p * APM_WEIGHTS[2]
+                a3p = (np.int64(A3[at(j3)]) * (128 - wt) + np.int64(A3[at(j3 + 1)]) * wt) >> 7
+                a4p = (np.int64(A3[at(j4)]) * (128 - wt) + np.int64(A3[at(j4 + 1)]) * wt) >> 7
+                p16 = (squash16[at(sidx)] * APM_WEIGHTS[0] + a2p * APM_WEIGHTS[1] + a3p * APM_WEIGHTS[2]
                        + a4p * APM_WEIGHTS[3]) >> 4
             if p16 < 16:
                 p16 = 16
@@ -619,7 +619,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                     low = mid + 1
                 while ((low ^ high) & 0xFF000000) == 0:
                     if cpos < cap:
-                        cbuf[cpos] = high >> 24
+                        cbuf[at(cpos)] = high >> 24
                         cpos += 1
                     else:
                         overflow = 1
@@ -633,107 +633,107 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 while ((low ^ high) & 0xFF000000) == 0:
                     low = (low << 8) & 0xFFFFFFFF
                     high = ((high << 8) & 0xFFFFFFFF) | 0xFF
-                    nb = cbuf[cpos] if cpos < clen else 0
+                    nb = cbuf[at(cpos)] if cpos < clen else 0
                     cpos += 1
                     code = ((code << 8) & 0xFFFFFFFF) | nb
             # ---- 6. update ---------------------------------------------------
             # bit histories step through the state machine; each StateMap entry
             # (22-bit p << 10 | count) moves toward the bit at rate 1/(count+1.5)
             s = sst[0]
-            T01[c0] = st_next[s * 2 + y]
-            v = np.int64(smp[s])
+            T01[at(c0)] = st_next[at(s * 2 + y)]
+            v = np.int64(smp[at(s)])
             cn = v & 1023
             pp = v >> 10
-            pp += (((y << 22) - pp) * recip[cn]) >> 16
-            smp[s] = (pp << 10) | (cn + (cn < sm_limit))
+            pp += (((y << 22) - pp) * recip[at(cn)]) >> 16
+            smp[at(s)] = (pp << 10) | (cn + (cn < sm_limit))
             s = sst[1]
-            T01[256 + (c1 << 8) + c0] = st_next[s * 2 + y]
-            v = np.int64(smp[256 + s])
+            T01[at(256 + (c1 << 8) + c0)] = st_next[at(s * 2 + y)]
+            v = np.int64(smp[at(256 + s)])
             cn = v & 1023
             pp = v >> 10
-            pp += (((y << 22) - pp) * recip[cn]) >> 16
-            smp[256 + s] = (pp << 10) | (cn + (cn < sm_limit))
+            pp += (((y << 22) - pp) * recip[at(cn)]) >> 16
+            smp[at(256 + s)] = (pp << 10) | (cn + (cn < sm_limit))
             for a in range(nlive):
                 ci = N_DIRECT + a
-                s = sst[ci]
-                T[bk[a] + nib] = st_next[s * 2 + y]
+                s = sst[at(ci)]
+                T[at(bk[at(a)] + nib)] = st_next[at(s * 2 + y)]
                 si = (ci << 8) + s
-                v = np.int64(smp[si])
+                v = np.int64(smp[at(si)])
                 cn = v & 1023
                 pp = v >> 10
-                pp += (((y << 22) - pp) * recip[cn]) >> 16
-                smp[si] = (pp << 10) | (cn + (cn < sm_limit))
-            v = np.int64(DC1[d1])
+                pp += (((y << 22) - pp) * recip[at(cn)]) >> 16
+                smp[at(si)] = (pp << 10) | (cn + (cn < sm_limit))
+            v = np.int64(DC1[at(d1)])
             cn = v & 1023
             pp = v >> 10
-            pp += (((y << 22) - pp) * recip[cn]) >> 16
-            DC1[d1] = (pp << 10) | (cn + (cn < 1023))
-            v = np.int64(DC2[d2])
+            pp += (((y << 22) - pp) * recip[at(cn)]) >> 16
+            DC1[at(d1)] = (pp << 10) | (cn + (cn < 1023))
+            v = np.int64(DC2[at(d2)])
             cn = v & 1023
             pp = v >> 10
-            pp += (((y << 22) - pp) * recip[cn]) >> 16
-            DC2[d2] = (pp << 10) | (cn + (cn < 1023))
-            v = np.int64(DC2[d3])
+            pp += (((y << 22) - pp) * recip[at(cn)]) >> 16
+            DC2[at(d2)] = (pp << 10) | (cn + (cn < 1023))
+            v = np.int64(DC2[at(d3)])
             cn = v & 1023
             pp = v >> 10
-            pp += (((y << 22) - pp) * recip[cn]) >> 16
-            DC2[d3] = (pp << 10) | (cn + (cn < 1023))
+            pp += (((y << 22) - pp) * recip[at(cn)]) >> 16
+            DC2[at(d3)] = (pp << 10) | (cn + (cn < 1023))
             if mctx >= 0:
-                v = np.int64(msmp[mctx])
+                v = np.int64(msmp[at(mctx)])
                 cn = v & 1023
                 pp = v >> 10
-                pp += (((y << 22) - pp) * recip[cn]) >> 16
-                msmp[mctx] = (pp << 10) | (cn + (cn < 1023))
+                pp += (((y << 22) - pp) * recip[at(cn)]) >> 16
+                msmp[at(mctx)] = (pp << 10) | (cn + (cn < 1023))
             # mixers: w += x * err * lr (err = bit - p, 12-bit)
-            e0 = ((y << 12) - squash[st0 + 2048]) * lr_now
+            e0 = ((y << 12) - squash[at(st0 + 2048)]) * lr_now
             if lean:
                 for kk in range(nin):
-                    W[b0, kk] += (x[kk] * e0 + 32768) >> 16
+                    W[at(b0), at(kk)] += (x[at(kk)] * e0 + 32768) >> 16
             else:
-                e1 = ((y << 12) - squash[st1 + 2048]) * lr_now
-                e2 = ((y << 12) - squash[st2 + 2048]) * lr_now
-                e3 = ((y << 12) - squash[st3 + 2048]) * lr_now
-                e4 = ((y << 12) - squash[st4 + 2048]) * lr_now
+                e1 = ((y << 12) - squash[at(st1 + 2048)]) * lr_now
+                e2 = ((y << 12) - squash[at(st2 + 2048)]) * lr_now
+                e3 = ((y << 12) - squash[at(st3 + 2048)]) * lr_now
+                e4 = ((y << 12) - squash[at(st4 + 2048)]) * lr_now
                 # (inputs are within +-2047: with every |e| <= 16 each step would round
                 # to 0, so the loop is skipped, with the same result)
                 if max(abs(e0), abs(e1), abs(e2), abs(e3), abs(e4)) > 16:
                     for kk in range(nin):
-                        xv = x[kk]
-                        W[b0, kk] += (xv * e0 + 32768) >> 16
-                        W[b1, kk] += (xv * e1 + 32768) >> 16
-                        W[b2, kk] += (xv * e2 + 32768) >> 16
-                        W[b3, kk] += (xv * e3 + 32768) >> 16
-                        W[b4, kk] += (xv * e4 + 32768) >> 16
+                        xv = x[at(kk)]
+                        W[at(b0), at(kk)] += (xv * e0 + 32768) >> 16
+                        W[at(b1), at(kk)] += (xv * e1 + 32768) >> 16
+                        W[at(b2), at(kk)] += (xv * e2 + 32768) >> 16
+                        W[at(b3), at(kk)] += (xv * e3 + 32768) >> 16
+                        W[at(b4), at(kk)] += (xv * e4 + 32768) >> 16
                 ef = ((y << 12) - pf) * lr2
-                W2[base2] += (st0 * ef + 32768) >> 16
-                W2[base2 + 1] += (st1 * ef + 32768) >> 16
-                W2[base2 + 2] += (st2 * ef + 32768) >> 16
-                W2[base2 + 3] += (st3 * ef + 32768) >> 16
-                W2[base2 + 4] += (st4 * ef + 32768) >> 16
-                W2[base2 + 5] += (256 * ef + 32768) >> 16
+                W2[at(base2)] += (st0 * ef + 32768) >> 16
+                W2[at(base2 + 1)] += (st1 * ef + 32768) >> 16
+                W2[at(base2 + 2)] += (st2 * ef + 32768) >> 16
+                W2[at(base2 + 3)] += (st3 * ef + 32768) >> 16
+                W2[at(base2 + 4)] += (st4 * ef + 32768) >> 16
+                W2[at(base2 + 5)] += (256 * ef + 32768) >> 16
             # APMs: both buckets around stretch(p) move toward the bit, each by
             # its interpolation weight
             target = y << 16
-            av = np.int64(A2[j2])
-            A2[j2] = av + ((((target - av) >> apm_rate) * (128 - wt)) >> 7)
-            av = np.int64(A2[j2 + 1])
-            A2[j2 + 1] = av + ((((target - av) >> apm_rate) * wt) >> 7)
+            av = np.int64(A2[at(j2)])
+            A2[at(j2)] = av + ((((target - av) >> apm_rate) * (128 - wt)) >> 7)
+            av = np.int64(A2[at(j2 + 1)])
+            A2[at(j2 + 1)] = av + ((((target - av) >> apm_rate) * wt) >> 7)
             if not lean:
-                av = np.int64(A3[j3])
-                A3[j3] = av + ((((target - av) >> apm_rate) * (128 - wt)) >> 7)
-                av = np.int64(A3[j3 + 1])
-                A3[j3 + 1] = av + ((((target - av) >> apm_rate) * wt) >> 7)
-                av = np.int64(A3[j4])
-                A3[j4] = av + ((((target - av) >> apm_rate) * (128 - wt)) >> 7)
-                av = np.int64(A3[j4 + 1])
-                A3[j4 + 1] = av + ((((target - av) >> apm_rate) * wt) >> 7)
+                av = np.int64(A3[at(j3)])
+                A3[at(j3)] = av + ((((target - av) >> apm_rate) * (128 - wt)) >> 7)
+                av = np.int64(A3[at(j3 + 1)])
+                A3[at(j3 + 1)] = av + ((((target - av) >> apm_rate) * wt) >> 7)
+                av = np.int64(A3[at(j4)])
+                A3[at(j4)] = av + ((((target - av) >> apm_rate) * (128 - wt)) >> 7)
+                av = np.int64(A3[at(j4 + 1)])
+                A3[at(j4 + 1)] = av + ((((target - av) >> apm_rate) * wt) >> 7)
             c0 = (c0 << 1) | y
             nib = (nib << 1) | y
         # ---- end of byte: update byte-level contexts --------------------------
         c = c0 & 255
         c0 = 1
         if not encoding:
-            buf[i] = c
+            buf[at(i)] = c
         elif overflow != 0:
             break  # output overflowed: the caller stores the chunk another way
         c4 = ((c4 << 8) | c) & 0xFFFFFFFF
@@ -741,14 +741,14 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
         # order-n hashes straight from the history
         h = 0
         for kk in range(1, 9):
-            bv = buf[pos - kk] if pos - kk >= 0 else 0
+            bv = buf[at(pos - kk)] if pos - kk >= 0 else 0
             h = hash_mix(h, bv + (kk << 8))
             if kk == 2:
                 o2h = h
             if kk == 3:
                 o3h = hash_mix(h, 0x33)
             if kk >= 2 and kk <= 6:
-                ctxh[kk - 2] = h
+                ctxh[at(kk - 2)] = h
             elif kk == 8:
                 ctxh[C_O8] = h
         c2 = (c4 >> 8) & 255
@@ -786,8 +786,8 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
         if by_distance:
             # a byte value recurring at a fixed distance: follows local structure (fields,
             # short rows); in revision 2 the only detector, for both record contexts
-            d = pos - last_pos[c]
-            if d > 1 and d == last_dist[c]:
+            d = pos - last_pos[at(c)]
+            if d > 1 and d == last_dist[at(c)]:
                 if d == rcand:
                     rcount += 1
                     if rcount >= 2:
@@ -795,11 +795,11 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 else:
                     rcand = d
                     rcount = 0
-            last_dist[c] = d
-            last_pos[c] = pos
+            last_dist[at(c)] = d
+            last_pos[at(c)] = pos
             if flen > 0 and pos >= flen:
-                above = buf[pos - flen]
-                above2 = buf[pos - 2 * flen] if pos >= 2 * flen else 0
+                above = buf[at(pos - flen)]
+                above2 = buf[at(pos - 2 * flen)] if pos >= 2 * flen else 0
                 ctxh[C_FIELD] = hash_mix(hash_mix(0x3002, above), above2 | (flen << 8))
             else:
                 ctxh[C_FIELD] = 0x3002
@@ -814,8 +814,8 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             nlive = nact if rlen > 0 else nact - rec_tail
             if rlen > 0 and pos >= rlen:
                 column = pos % rlen if rec_autocorr else 0  # (revision 2: no column)
-                above = buf[pos - rlen]
-                above2 = buf[pos - 2 * rlen] if pos >= 2 * rlen else 0
+                above = buf[at(pos - rlen)]
+                above2 = buf[at(pos - 2 * rlen)] if pos >= 2 * rlen else 0
                 # (with the column in the record: which field of the row this byte is)
                 ctxh[C_REC1] = hash_mix(hash_mix(0x3001, above), c | (rlen << 8) | (column << 20))
                 ctxh[C_REC2] = hash_mix(hash_mix(0x3002, above), above2 | (rlen << 8))
@@ -828,7 +828,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             line_start = pos
         col = pos - line_start
         ab = prev_line_start + col
-        above_t = buf[ab] if ab < line_start else 0
+        above_t = buf[at(ab)] if ab < line_start else 0
         ctxh[C_COLUMN] = hash_mix(hash_mix(0x4001, min(col, 255)), above_t | (c << 8))
         # text shape (as the word-shape features of text models): the classes of the
         # last bytes, alone, with the last two bytes, and as a sequence of runs
@@ -853,10 +853,10 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
         if on[C_IND1] | on[C_IND2]:
             # indirect: what followed the previous occurrences of the last one/two bytes
             c2i = (c4 >> 8) & 0xFFFF
-            ind1[(c4 >> 8) & 255] = c
-            ind2[c2i] = ((ind2[c2i] << 8) | c) & 0xFFFF
-            ctxh[C_IND1] = hash_mix(hash_mix(0x6001, c), ind1[c])
-            ctxh[C_IND2] = hash_mix(hash_mix(0x6002, c4 & 0xFFFF), ind2[c4 & 0xFFFF])
+            ind1[at((c4 >> 8) & 255)] = c
+            ind2[at(c2i)] = ((ind2[at(c2i)] << 8) | c) & 0xFFFF
+            ctxh[C_IND1] = hash_mix(hash_mix(0x6001, c), ind1[at(c)])
+            ctxh[C_IND2] = hash_mix(hash_mix(0x6002, c4 & 0xFFFF), ind2[at(c4 & 0xFFFF)])
     cstate[0] = low
     cstate[1] = high
     cstate[2] = cpos
