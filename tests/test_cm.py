@@ -70,6 +70,8 @@ def test_levels_table():
         assert lv.chunk_bytes >= 1 << 19
         assert lv.memory_bytes > 0
     assert cm.LEVELS[1].fast and not any(lv.fast for lv in cm.LEVELS_BY_REVISION[3].values())
+    assert cm.LEVELS_BY_REVISION[4][1].fast_order6 and not cm.LEVELS_BY_REVISION[5][1].fast_order6
+    assert cm.LEVELS[1].memory_bytes < cm.LEVELS_BY_REVISION[4][1].memory_bytes
     assert cm.LEVELS[cm.DEFAULT_LEVEL].memory_bytes <= 512 << 20
 
 
@@ -126,7 +128,7 @@ def _golden_input() -> bytes:
 # bitstream changed: add a revision to arzip.models.cm.levels (MODEL_REVISION, with the
 # earlier revision's levels kept in LEVELS_BY_REVISION) before updating these.
 GOLDEN = {
-    1: "d244b9d57155d52fc70f0ed7b24dc954",
+    1: "3a7bc45fe698ebb083e3d49c72c04867",
     2: "116a0c8278cde376adeea63badab694a",
     3: "ab787f440dc14e8176279a7d9c622e5a",
     4: "ab787f440dc14e8176279a7d9c622e5a",
@@ -144,9 +146,10 @@ GOLDEN_BINARY = {
     9: "bd694bdccaabe383e088ffc494354e6a",
 }
 # the same for the levels of earlier revisions where they differ from this one's: what
-# earlier arzips wrote, which must still decode (revision 4 changed level 1 only; revision 3
-# levels 5-9)
+# earlier arzips wrote, which must still decode (revisions 4 and 5 changed level 1 only;
+# revision 3 levels 5-9)
 GOLDEN_EARLIER = {
+    (4, 1): "d244b9d57155d52fc70f0ed7b24dc954",
     (3, 1): "492aaeb943d9defcc16de003a61f6529",
     (2, 1): "492aaeb943d9defcc16de003a61f6529",
     (2, 5): "170b5f80aa3d93ac1c4ce5b6617e091b",

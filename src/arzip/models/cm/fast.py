@@ -1,10 +1,10 @@
-"""Level 1's model: a small context-mixing loop built for speed (revision 4).
+"""Level 1's model: a small context-mixing loop built for speed (revisions 4 and 5).
 
 What it does: codes one chunk bit by bit like ``model.py`` but with a fraction of
 its work per bit:
 
-1. order 1 in a direct table; orders 2, 3, 4, 6 and the current word in hashed
-   tables of nibble lines (16 counters per line, one cache line: the line of a
+1. order 1 in a direct table; orders 2, 3, 4 and the current word (and order 6, in
+   revision 4: it saved 0.3% on text for 11% of the instructions) in hashed tables of nibble lines (16 counters per line, one cache line: the line of a
    context's nibble is found once per nibble and prefetched, as the buckets of
    lpaq1, but without checksums: a collision only blurs two contexts' counts);
    each counter is a direct adaptive probability (zpaq's "CM": 22-bit p and a
@@ -20,7 +20,8 @@ its work per bit:
    same bitstream).
 
 Integer arithmetic only, one function for encoder and decoder (``encoding``
-flag), so both sides compute the same probabilities on every machine.
+flag), so both sides compute the same probabilities on every machine; compiled twice,
+with and without order 6, so that revision 5 runs none of its code.
 What it does not do: the contexts of levels 2-9 (bit histories, several mixers,
 records, sparse contexts; ``model.py``), or take a network's predictions (``-m nn``
 at level 1 runs ``model.py``).
@@ -35,11 +36,10 @@ from arzip.coding.binary import decode_with_model, encode_with_model
 from ...jit import njit
 from ...memory import table
 from .components import NIBBLE_SALT, RECIP, at, hash_final, hash_mix, is_letter, moved, prefetch
-from .levels import CMLevel, fast_line_bits
+from .levels import CMLevel, fast_line_bits, fast_tables
 from .tables import SQUASH, SQUASH16, STRETCH
 
-N_HASHED = 5  # orders 2, 3, 4, 6 and the word, each in its own table of nibble lines
-N_INPUTS = 1 + N_HASHED + 2  # order 1, the hashed contexts, the match model, a bias
+N_INPUTS = 8  # order 1, the five hashed contexts (order 6's input 0 without it), the match model, a bias
 HALF = 1 << 31  # counters are stored xor HALF, so that zeroed memory is p = 1/2, count 0
 MINLEN = 5  # the match model looks up the last MINLEN bytes
 MIX_SETS = 512  # partial byte x a match is followed
@@ -47,16 +47,18 @@ MIXER_RATE = 6  # mixer learning rate
 COUNT_LIMIT = 255  # counters adapt by 1/(count + 1.5) down to 1/256.5: they follow the data
 
 
-@njit(cache=True, nogil=True)
-def _fast_loop(buf, n, encoding, cstate, cbuf, line_bits, match_bits, O1, H, MT, msm, W, recip, stretch,
+@njit(cache=True, nogil=True, inline="always")
+def _fast_loop(buf, n, encoding, cstate, cbuf, line_bits, match_bits, order6, O1, H, MT, msm, W, recip, stretch,
                squash, squash16):
-    """Code ``n`` bytes of ``buf`` (encoding) or decode them into ``buf``.
+    """Code ``n`` bytes of ``buf`` (encoding) or decode them into ``buf``; with the order-6
+    context when ``order6`` (revision 4), the word's table then the fifth, not the fourth.
 
     (The five hashed contexts are written out as scalars rather than looped over
     arrays: their lines, counters and inputs then live in registers.)"""
     lmask = (1 << line_bits) - 1
     mmask = (1 << match_bits) - 1
     tsize = 1 << (line_bits + 4)  # counters per hashed table
+    word_table = (4 if order6 else 3) * tsize
     h0 = h1 = h2 = h3 = h4 = 0  # each hashed context's hash for this byte
     c4 = 0
     c8 = 0
@@ -87,11 +89,12 @@ def _fast_loop(buf, n, encoding, cstate, cbuf, line_bits, match_bits, O1, H, MT,
                 l1 = tsize + (_line(h1 ^ salt, lmask) << 4)
                 l2 = 2 * tsize + (_line(h2 ^ salt, lmask) << 4)
                 l3 = 3 * tsize + (_line(h3 ^ salt, lmask) << 4)
-                l4 = 4 * tsize + (_line(h4 ^ salt, lmask) << 4)
+                l4 = word_table + (_line(h4 ^ salt, lmask) << 4)
                 prefetch(H, l0)
                 prefetch(H, l1)
                 prefetch(H, l2)
-                prefetch(H, l3)
+                if order6:
+                    prefetch(H, l3)
                 prefetch(H, l4)
                 nib = 1
             elif b == 2:
@@ -102,8 +105,9 @@ def _fast_loop(buf, n, encoding, cstate, cbuf, line_bits, match_bits, O1, H, MT,
                     prefetch(H, _line(h0 ^ sq, lmask) << 4)
                     prefetch(H, tsize + (_line(h1 ^ sq, lmask) << 4))
                     prefetch(H, 2 * tsize + (_line(h2 ^ sq, lmask) << 4))
-                    prefetch(H, 3 * tsize + (_line(h3 ^ sq, lmask) << 4))
-                    prefetch(H, 4 * tsize + (_line(h4 ^ sq, lmask) << 4))
+                    if order6:
+                        prefetch(H, 3 * tsize + (_line(h3 ^ sq, lmask) << 4))
+                    prefetch(H, word_table + (_line(h4 ^ sq, lmask) << 4))
             # ---- inputs: stretch(p) of each context's counter ----------------
             o1i = (c1 << 8) | c0
             k0 = l0 + nib
@@ -115,7 +119,7 @@ def _fast_loop(buf, n, encoding, cstate, cbuf, line_bits, match_bits, O1, H, MT,
             x1 = stretch[at((H[at(k0)] ^ HALF) >> 20)]
             x2 = stretch[at((H[at(k1)] ^ HALF) >> 20)]
             x3 = stretch[at((H[at(k2)] ^ HALF) >> 20)]
-            x4 = stretch[at((H[at(k3)] ^ HALF) >> 20)]
+            x4 = stretch[at((H[at(k3)] ^ HALF) >> 20)] if order6 else 0
             x5 = stretch[at((H[at(k4)] ^ HALF) >> 20)]
             mctx = -1
             x6 = 0
@@ -167,8 +171,9 @@ def _fast_loop(buf, n, encoding, cstate, cbuf, line_bits, match_bits, O1, H, MT,
             H[at(k1)] = moved(v, target, recip[at(v & 1023)], COUNT_LIMIT) ^ HALF
             v = np.int64(H[at(k2)] ^ HALF)
             H[at(k2)] = moved(v, target, recip[at(v & 1023)], COUNT_LIMIT) ^ HALF
-            v = np.int64(H[at(k3)] ^ HALF)
-            H[at(k3)] = moved(v, target, recip[at(v & 1023)], COUNT_LIMIT) ^ HALF
+            if order6:
+                v = np.int64(H[at(k3)] ^ HALF)
+                H[at(k3)] = moved(v, target, recip[at(v & 1023)], COUNT_LIMIT) ^ HALF
             v = np.int64(H[at(k4)] ^ HALF)
             H[at(k4)] = moved(v, target, recip[at(v & 1023)], COUNT_LIMIT) ^ HALF
             if mctx >= 0:
@@ -179,7 +184,8 @@ def _fast_loop(buf, n, encoding, cstate, cbuf, line_bits, match_bits, O1, H, MT,
             W[at(ws + 1)] += (x1 * err + 32768) >> 16
             W[at(ws + 2)] += (x2 * err + 32768) >> 16
             W[at(ws + 3)] += (x3 * err + 32768) >> 16
-            W[at(ws + 4)] += (x4 * err + 32768) >> 16
+            if order6:
+                W[at(ws + 4)] += (x4 * err + 32768) >> 16
             W[at(ws + 5)] += (x5 * err + 32768) >> 16
             W[at(ws + 6)] += (x6 * err + 32768) >> 16
             W[at(ws + 7)] += (256 * err + 32768) >> 16
@@ -235,16 +241,32 @@ def _line(h: int, lmask: int) -> int:
 def _new_tables(lv: CMLevel):
     """Fresh tables for one chunk: counters at p = 1/2 with count 0 (zeroed memory, see HALF)."""
     o1 = np.full(1 << 16, HALF, dtype=np.uint32)
-    h = table(N_HASHED << (fast_line_bits(lv) + 4), np.uint32)
+    h = table(fast_tables(lv) << (fast_line_bits(lv) + 4), np.uint32)
     mt = table(1 << lv.match_bits, np.int32)
     msm = np.array([(16384 if (j & 1) == 0 else 49152) << 16 for j in range(32)], dtype=np.uint32)
     w = np.full(MIX_SETS * N_INPUTS, 1 << 14, dtype=np.int64)
     return o1, h, mt, msm, w
 
 
+@njit(cache=True, nogil=True)
+def _loop_order6(buf, n, encoding, cstate, cbuf, line_bits, match_bits, O1, H, MT, msm, W, recip, stretch, squash,
+                 squash16):
+    """:func:`_fast_loop` with the order-6 context (revision 4), compiled as its own function."""
+    return _fast_loop(buf, n, encoding, cstate, cbuf, line_bits, match_bits, True, O1, H, MT, msm, W, recip, stretch,
+                      squash, squash16)
+
+
+@njit(cache=True, nogil=True)
+def _loop(buf, n, encoding, cstate, cbuf, line_bits, match_bits, O1, H, MT, msm, W, recip, stretch, squash, squash16):
+    """:func:`_fast_loop` without it (revision 5): the order-6 code compiled out."""
+    return _fast_loop(buf, n, encoding, cstate, cbuf, line_bits, match_bits, False, O1, H, MT, msm, W, recip, stretch,
+                      squash, squash16)
+
+
 def _run(buf, n, encoding, cstate, cbuf, lv: CMLevel) -> None:
-    _fast_loop(buf, n, encoding, cstate, cbuf, fast_line_bits(lv), lv.match_bits, *_new_tables(lv), RECIP, STRETCH,
-               SQUASH, SQUASH16)
+    loop = _loop_order6 if lv.fast_order6 else _loop
+    loop(buf, n, encoding, cstate, cbuf, fast_line_bits(lv), lv.match_bits, *_new_tables(lv), RECIP, STRETCH, SQUASH,
+         SQUASH16)
 
 
 def encode(data: bytes, lv: CMLevel) -> bytes | None:
