@@ -216,6 +216,12 @@ def main() -> None:
         l1big = dict(tc=min(r[0]["tc"] for r in l1runs), td=min(r[0]["td"] for r in l1runs))
         l1one = dict(tc=min(r[1]["tc"] for r in l1runs), td=min(r[1]["td"] for r in l1runs))
         l1model = _in_process(concat, 1)
+        # threads on an input of several chunks: every corpus file concatenated, level 1
+        several = tmp / "corpus.bin"
+        several.write_bytes(b"".join((CORPUS / f).read_bytes() for f in files))
+        manyruns = [(_ours(several, 1, tmp, use_cli), _ours(several, 1, tmp, use_cli, threads=1)) for _ in range(3)]
+        many2 = dict(tc=min(r[0]["tc"] for r in manyruns), td=min(r[0]["td"] for r in manyruns))
+        many1 = dict(tc=min(r[1]["tc"] for r in manyruns), td=min(r[1]["td"] for r in manyruns))
         # start-up: the whole process on a small file, which is nearly all start-up
         small = tmp / "small.txt"
         small.write_bytes((CORPUS / TEXTS[0]).read_bytes()[:SMALL_BYTES])
@@ -273,6 +279,12 @@ def main() -> None:
                  f"{raw / l1one['tc'] / mb:.3f} and {raw / l1one['td'] / mb:.3f} MB/s with `-T 1`; "
                  f"the model alone (in-process, one chunk, one thread): {l1model[0]:.2f} MB/s compress, "
                  f"{l1model[1]:.2f} MB/s decompress")
+    several_size = sum((CORPUS / f).stat().st_size for f in files)
+    lines.append(f"- threads, on an input of several chunks (the {len(files)} files concatenated, {several_size} bytes, "
+                 f"{-(-several_size // cm.LEVELS[1].chunk_bytes)} chunks at level 1), whole process, best of 3: "
+                 f"compress {many1['tc']:.2f} s with `-T 1`, {many2['tc']:.2f} s with {os.cpu_count()} threads "
+                 f"(**{many1['tc'] / many2['tc']:.2f}x**); decompress {many1['td']:.2f} s, {many2['td']:.2f} s "
+                 f"(**{many1['td'] / many2['td']:.2f}x**)")
     lines.append(f"- start-up (time to first byte): the first {SMALL_BYTES:,} bytes of {TEXTS[0]}, whole "
                  f"process, best of 5: compress {start_c:.2f} s, decompress {start_d:.2f} s (target < 1 s)")
     lines.append("")
