@@ -4,12 +4,13 @@ What it does: codes one chunk bit by bit like ``model.py`` but with a fraction o
 its work per bit:
 
 1. order 1 in a direct table; orders 2, 3, 4 and the current word (and order 6, in
-   revision 4: it saved 0.3% on text for 11% of the instructions) in hashed tables of nibble lines (16 counters per line, one cache line: the line of a
-   context's nibble is found once per nibble and prefetched, as the buckets of
-   lpaq1, but without checksums: a collision only blurs two contexts' counts);
-   each counter is a direct adaptive probability (zpaq's "CM": 22-bit p and a
-   10-bit count, moving toward each bit by 1/(count + 1.5)), with no bit
-   histories and no StateMaps between context and probability;
+   revision 4: it saved 0.3% on text for 11% of the instructions) in hashed tables of
+   nibble lines (16 counters per line, one cache line: the line of a context's nibble
+   is found once per nibble and prefetched, as the buckets of lpaq1, but without
+   checksums: a collision only blurs two contexts' counts); each counter is a direct
+   adaptive probability (zpaq's "CM": 22-bit p and a 10-bit count, moving toward each
+   bit by 1/(count + 1.5)), with no bit histories and no StateMaps between context and
+   probability;
 2. the match model of lpaq1 (the last occurrence of the last MINLEN bytes,
    followed while it predicts; its expected bit through a small adaptive map by
    match length);
