@@ -13,6 +13,7 @@ import arzip
 from arzip.cli import Streams, main
 from arzip.errors import ArzipError, ExitCode, FormatError, ModelError
 from arzip.weights import compress_weights, extract, load, load_tensor
+from arzip.weights import pairs, planes
 from arzip.weights.archive import WeightsArchive
 from arzip.weights.tensor_codec import decode_values, encode_values
 
@@ -82,14 +83,34 @@ def test_tensor_codec_constant_and_zero_low_bytes():
     assert len(payload) < len(as_bf16) * 1.02  # fp32 saved from bf16 costs about its real size
 
 
+def _entropy_bytes(symbols: np.ndarray) -> float:
+    counts = np.bincount(symbols)
+    counts = counts[counts > 0]
+    return float(-(counts * np.log2(counts / symbols.size)).sum() / 8)
+
+
 def test_tensor_codec_reaches_the_entropy_of_the_exponents():
     values = gaussian((1 << 20,), 11).astype(ml_dtypes.bfloat16)
     payload = encode_values(values.tobytes(), 2)
-    heads = values.view(np.uint16) >> 4  # the 12 bits the codec models for bf16
-    counts = np.bincount(heads)
-    p = counts[counts > 0] / heads.size
-    ideal = -(counts[counts > 0] * np.log2(p)).sum() / 8 + heads.size / 2  # + 4 raw bits each
-    assert len(payload) < ideal * 1.003
+    bits = values.view(np.uint16)
+    assert payload[1] == pairs.LAYOUT  # bf16: the exponent-pair layout
+    # its 9-bit heads (exponent, top mantissa bit) + 7 raw bits each
+    heads_and_raw_tails = _entropy_bytes((bits >> 6) & 0x1FF) + bits.size * 7 / 8
+    assert len(payload) < heads_and_raw_tails * 1.003
+    # within PAIR_SLACK of the 12-bit heads (sign, exponent, 3 mantissa bits) + 4 raw bits each
+    assert len(payload) < (_entropy_bytes(bits >> 4) + bits.size / 2) * (1 + planes.PAIR_SLACK) * 1.003
+
+
+def test_tensor_codec_layouts_follow_the_data():
+    rng = np.random.default_rng(5)
+    fp16 = encode_values(gaussian((1 << 16,), 5).astype(np.float16).tobytes(), 2)
+    assert fp16[1] in (8, 12, 16)  # fp16's exponent is not where bf16's is
+    # one head (exponent 0, top mantissa bit 0), random signs and low mantissas: a one-symbol
+    # pair table, only the 7-bit tails stored
+    one_head = (rng.choice([-1.0, 1.0], 70_000) * (1 + 0.49 * rng.random(70_000))).astype(ml_dtypes.bfloat16)
+    payload = encode_values(one_head.tobytes(), 2)
+    assert payload[1] == pairs.LAYOUT and len(payload) < one_head.size * 7 / 8 + 100
+    assert bytes(decode_values(payload, one_head.nbytes, threads=2)) == one_head.tobytes()
 
 
 def test_archive_round_trip_dedup_and_arzip_d(checkpoint, tmp_path):

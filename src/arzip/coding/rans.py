@@ -64,6 +64,20 @@ def slot_table(freqs: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
+def slots_of(symbols: np.ndarray, freqs: np.ndarray, scale_bits: int) -> np.ndarray:
+    """:func:`slot_table` from the used symbols alone (ascending) and their frequencies
+    (summing to 2**scale_bits): no arrays over the whole alphabet."""
+    table = np.empty(1 << scale_bits, dtype=np.int64)
+    start = 0
+    for k in range(symbols.shape[0]):
+        symbol, freq = np.int64(symbols[k]), np.int64(freqs[k])
+        for offset in range(freq):
+            table[start + offset] = symbol | (freq << 16) | (np.int64(offset) << 33)
+        start += freq
+    return table
+
+
+@njit(cache=True, nogil=True)
 def encode(
     symbols: np.ndarray, freqs: np.ndarray, starts: np.ndarray, shift: int = 0, scale_bits: int = SCALE_BITS
 ) -> np.ndarray:

@@ -58,16 +58,41 @@ def head_histogram(top: np.ndarray, head_bits: int) -> np.ndarray:
     return top.reshape(1 << head_bits, -1).sum(axis=1)
 
 
+def _head_cost(top: np.ndarray, count: int, width_bits: int, head_bits: int) -> float:
+    """Estimated bytes of a top-K layout: entropy of the heads + table + raw tail."""
+    counts = head_histogram(top, head_bits)
+    cost = _entropy_bits(counts) / 8 + np.count_nonzero(counts) * TABLE_BYTES_PER_SYMBOL
+    return cost + count * (width_bits - head_bits) / 8
+
+
 def choose_head_bits(top: np.ndarray, count: int, width_bits: int) -> int:
     """The head width with the smallest estimated size (entropy + table + raw tail)."""
-    best, best_cost = 0, float("inf")
-    for head_bits in head_bits_choices(width_bits):
-        counts = head_histogram(top, head_bits)
-        cost = _entropy_bits(counts) / 8 + np.count_nonzero(counts) * TABLE_BYTES_PER_SYMBOL
-        cost += count * (width_bits - head_bits) / 8
-        if cost < best_cost:
-            best, best_cost = head_bits, cost
-    return best
+    return min(head_bits_choices(width_bits), key=lambda k: _head_cost(top, count, width_bits, k))
+
+
+PAIR_SLACK = 0.01  # the exponent-pair layout wins when it costs at most 1% more than the smallest
+
+
+def choose_layout(top: np.ndarray, count: int, width_bits: int) -> int:
+    """The frame's layout byte: the head width K of the smallest top-K layout, or, for
+    16-bit values whose bfloat16 exponents carry the redundancy (bfloat16), ``pairs.LAYOUT``
+    (decodes about twice as fast) when its estimated size is within PAIR_SLACK of it and
+    the values have few enough heads (``pairs.MAX_HEADS``)."""
+    head_bits = choose_head_bits(top, count, width_bits)
+    if width_bits != 16 or count < 2:
+        return head_bits
+    from . import pairs
+
+    heads = pairs.head_counts(top)
+    used = np.count_nonzero(heads)
+    if used > pairs.MAX_HEADS:
+        return head_bits  # not bfloat16 (fp16's bits there are exponent and mantissa both)
+    # two heads a symbol: about twice the entropy of one, over half as many symbols
+    table_bytes = min(used * used, count // 2) * TABLE_BYTES_PER_SYMBOL
+    pair_cost = _entropy_bits(heads) / 8 + table_bytes + pairs.tail_bytes(count)
+    if pair_cost <= _head_cost(top, count, width_bits, head_bits) * (1 + PAIR_SLACK):
+        return pairs.LAYOUT
+    return head_bits
 
 
 @njit(cache=True, nogil=True)

@@ -35,9 +35,11 @@ from ..errors import FormatError
 # The numba modules (rans, planes, frequencies) are imported on first use, so that
 # registering this codec costs nothing to programs that never meet a tensor frame.
 SCALE_BITS = 16  # the rANS scale of tables with many symbols
-# a coarser scale, when a table has few symbols and it costs little: the decoder's table
-# is a quarter of the size and decoding about a fifth faster
-SMALL_SCALE_BITS, SMALL_SCALE_SYMBOLS, SMALL_SCALE_COST = 14, 1 << 12, 0.001
+# coarser scales, when a table has few symbols and it costs little (at most SMALL_SCALE_COST
+# of the raw bytes): the decoder's table is a quarter or half the size (2**14 slots stay in
+# the L2 cache) and decoding a fifth to a third faster. (scale bits, most symbols), coarsest first
+SMALL_SCALES = ((14, 1 << 12), (15, 1 << 13))
+SMALL_SCALE_COST = 0.001
 
 
 def _numba():
@@ -45,6 +47,12 @@ def _numba():
     from . import planes
 
     return rans, planes
+
+
+def _pairs():
+    from . import pairs
+
+    return pairs
 
 _MIN_SEGMENT_WORDS = 8  # every rANS segment opens with its rans.LANES (4) states, two words each
 SEGMENT_VALUES = 1 << 18  # even, so that a segment owns whole bytes of the nibble plane
@@ -60,47 +68,71 @@ def values_of(chunk: bytes | memoryview, width_bytes: int) -> np.ndarray:
 
 
 class _Table:
-    """A static head table: frequencies over the 2**K head values, summing to 2**16."""
+    """A static head table: frequencies of the used symbols (ascending), summing to 2**scale.
+    The encoder's dense arrays over all 2**K symbols are made on first use only: a reader
+    of 2**16-symbol tables needs none of them."""
 
-    def __init__(self, freqs: np.ndarray, scale_bits: int) -> None:
-        self.freqs = freqs
+    def __init__(self, size: int, symbols: np.ndarray, frequencies: np.ndarray, scale_bits: int) -> None:
+        self.size = size
+        self.symbols = symbols
+        self.frequencies = frequencies
         self.scale_bits = scale_bits
-        used = np.flatnonzero(freqs)
-        self.single = int(used[0]) if used.shape[0] == 1 else None
-        if self.single is None:
-            self.starts = np.zeros(freqs.shape[0], dtype=np.int64)
-            np.cumsum(freqs[:-1], out=self.starts[1:])
+        self.single = int(symbols[0]) if symbols.shape[0] == 1 else None
+        self._dense: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _dense_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._dense is None:
+            freqs = np.zeros(self.size, dtype=np.int64)
+            freqs[self.symbols] = self.frequencies
+            starts = np.zeros(self.size, dtype=np.int64)
+            np.cumsum(freqs[:-1], out=starts[1:])
+            self._dense = freqs, starts
+        return self._dense
+
+    @property
+    def freqs(self) -> np.ndarray:
+        return self._dense_arrays()[0]
+
+    @property
+    def starts(self) -> np.ndarray:
+        return self._dense_arrays()[1]
+
+    def sparse(self) -> tuple[np.ndarray, np.ndarray, int]:
+        return self.symbols, self.frequencies, self.scale_bits
+
+    def slots(self) -> np.ndarray:
+        """The decoder's slot table (``arzip.coding.rans.slots_of``)."""
+        rans, _ = _numba()
+        return rans.slots_of(*self.sparse())
 
     @classmethod
     def from_counts(cls, counts: np.ndarray, raw_bytes: int) -> _Table:
-        """The table for these head counts: at the small scale (a faster decoder) unless
-        its coarser frequencies would cost more than SMALL_SCALE_COST of ``raw_bytes``."""
+        """The table for these head counts: at the coarsest scale of SMALL_SCALES (a faster
+        decoder) whose frequencies cost at most SMALL_SCALE_COST of ``raw_bytes`` more."""
         used = np.flatnonzero(counts)
-        freqs = np.zeros(counts.shape[0], dtype=np.int64)
         if used.shape[0] == 1:
-            freqs[used[0]] = 1 << SCALE_BITS
-            return cls(freqs, SCALE_BITS)
+            return cls(counts.shape[0], used, np.array([1 << SCALE_BITS]), SCALE_BITS)
         from ..coding.frequencies import frequency_table
 
         used_counts = counts[used]
         fine = frequency_table(used_counts, SCALE_BITS)
-        freqs[used] = fine
-        if used.shape[0] <= SMALL_SCALE_SYMBOLS:
-            coarse = frequency_table(used_counts, SMALL_SCALE_BITS)
-            extra_bits = float(used_counts @ (np.log2(fine / coarse) + (SMALL_SCALE_BITS - SCALE_BITS)))
+        for scale_bits, most_symbols in SMALL_SCALES:  # the coarsest that costs little
+            if used.shape[0] > most_symbols:
+                continue
+            coarse = frequency_table(used_counts, scale_bits)
+            extra_bits = float(used_counts @ (np.log2(fine / coarse) + (scale_bits - SCALE_BITS)))
             if extra_bits <= 8 * SMALL_SCALE_COST * raw_bytes:
-                freqs[used] = coarse
-                return cls(freqs, SMALL_SCALE_BITS)
-        return cls(freqs, SCALE_BITS)
+                return cls(counts.shape[0], used, coarse.astype(np.int64), scale_bits)
+        return cls(counts.shape[0], used, fine.astype(np.int64), SCALE_BITS)
 
     def to_bytes(self) -> bytes:
         import zstandard
 
-        used = np.flatnonzero(self.freqs)
+        used = self.symbols
         if self.single is not None:
             return encode_varint(1) + encode_varint(self.single)
         gaps = np.diff(used, prepend=-1) - 1
-        body = gaps.astype("<u2").tobytes() + self.freqs[used].astype("<u2").tobytes()
+        body = gaps.astype(_gap_type(self.size)).tobytes() + self.frequencies.astype("<u2").tobytes()
         packed = zstandard.ZstdCompressor(level=12).compress(body)  # 19 saves 1% of a few KB, for 20 ms
         return encode_varint(len(used)) + bytes((self.scale_bits,)) + encode_varint(len(packed)) + packed
 
@@ -109,30 +141,35 @@ class _Table:
         import zstandard
 
         used_count = cur.varint()
-        freqs = np.zeros(1 << head_bits, dtype=np.int64)
+        size = 1 << head_bits
         if used_count == 1:
             symbol = cur.varint()
-            if symbol >= freqs.shape[0]:
+            if symbol >= size:
                 raise FormatError("corrupt .arz file: bad tensor table")
-            freqs[symbol] = 1 << SCALE_BITS
-            return cls(freqs, SCALE_BITS)
+            return cls(size, np.array([symbol]), np.array([1 << SCALE_BITS]), SCALE_BITS)
         scale_bits = cur.u8()
-        if not 2 <= used_count <= min(freqs.shape[0], 1 << scale_bits) or scale_bits not in (SMALL_SCALE_BITS, SCALE_BITS):
+        if not 2 <= used_count <= min(size, 1 << scale_bits) or scale_bits not in (*(bits for bits, _ in SMALL_SCALES), SCALE_BITS):
             raise FormatError("corrupt .arz file: bad tensor table")
         packed = cur.take(cur.varint())
+        gap_type = np.dtype(_gap_type(size))
+        body_size = (gap_type.itemsize + 2) * used_count
         try:
-            body = zstandard.ZstdDecompressor().decompress(packed, max_output_size=4 * used_count)
+            body = zstandard.ZstdDecompressor().decompress(packed, max_output_size=body_size)
         except zstandard.ZstdError:
             raise FormatError("corrupt .arz file: bad tensor table") from None
-        if len(body) != 4 * used_count:
+        if len(body) != body_size:
             raise FormatError("corrupt .arz file: bad tensor table")
-        gaps = np.frombuffer(body, dtype="<u2", count=used_count).astype(np.int64)
-        values = np.frombuffer(body, dtype="<u2", offset=2 * used_count).astype(np.int64)
+        gaps = np.frombuffer(body, dtype=gap_type, count=used_count).astype(np.int64)
+        values = np.frombuffer(body, dtype="<u2", offset=gap_type.itemsize * used_count).astype(np.int64)
         symbols = np.cumsum(gaps + 1) - 1
-        if symbols[-1] >= freqs.shape[0] or values.min() < 1 or values.sum() != 1 << scale_bits:
+        if symbols[-1] >= size or values.min() < 1 or values.sum() != 1 << scale_bits:
             raise FormatError("corrupt .arz file: bad tensor table")
-        freqs[symbols] = values
-        return cls(freqs, scale_bits)
+        return cls(size, symbols, values, scale_bits)
+
+
+def _gap_type(size: int) -> str:
+    """The stored type of a table's symbol gaps: u16, or u32 for alphabets over 2**16."""
+    return "<u2" if size <= 1 << 16 else "<u4"
 
 
 def _store_plane(plane: np.ndarray) -> list:
@@ -225,7 +262,10 @@ def encode_parts(chunk: bytes | memoryview, width_bytes: int, threads: int = 1) 
         top = np.sum(tops, axis=0)
     else:
         top = tops[0] if tops else np.zeros(1 << min(16, width_bits), dtype=np.int64)
-    head_bits = planes.choose_head_bits(top, n, width_bits)
+    layout = planes.choose_layout(top, n, width_bits)
+    if layout == _pairs().LAYOUT:
+        return _encode_pairs(values, segments, threads)
+    head_bits = layout
     byte_planes, nibbles = planes.tail_layout(width_bits, head_bits)
     table = _Table.from_counts(planes.head_histogram(top, head_bits), len(values) * width_bytes)
     tail_planes = np.empty((byte_planes, n), dtype=np.uint8)
@@ -241,12 +281,36 @@ def encode_parts(chunk: bytes | memoryview, width_bytes: int, threads: int = 1) 
         )
 
     words = [w for w in _pool_map(split_and_code, segments, threads) if w is not None]
-    parts: list = [bytes((width_bytes, head_bits)) + encode_varint(n) + table.to_bytes()]
+    return _frame_parts(width_bytes, head_bits, n, table, words, list(tail_planes) + ([nibble_plane] if nibbles else []))
+
+
+def _frame_parts(width_bytes: int, layout: int, n: int, table: _Table, words: list, tails: list) -> list:
+    """The payload's parts: header, table, segment sizes, segments, tail planes."""
+    parts: list = [bytes((width_bytes, layout)) + encode_varint(n) + table.to_bytes()]
     parts.append(encode_varint(len(words)) + b"".join(encode_varint(w.shape[0]) for w in words))
     parts += [memoryview(w if sys.byteorder == "little" else w.astype("<u4")).cast("B") for w in words]
-    for plane in list(tail_planes) + ([nibble_plane] if nibbles else []):
+    for plane in tails:
         parts += _store_plane(plane)
     return parts
+
+
+def _encode_pairs(values: np.ndarray, segments: list, threads: int) -> list:
+    """The payload in the exponent-pair layout (``pairs``): 16-bit values only."""
+    pairs = _pairs()
+    n = values.shape[0]
+    symbols = np.empty((n + 1) // 2, dtype=np.uint32)
+    tails = np.empty(pairs.tail_bytes(n), dtype=np.uint8)
+    _pool_map(lambda seg: pairs.split(values, seg[0], seg[1], symbols, tails), segments, threads)
+    step = -(-symbols.shape[0] // threads)
+    pieces = [symbols[first : first + step] for first in range(0, symbols.shape[0], step)]
+    table = _Table.from_counts(np.sum(_pool_map(pairs.histogram, pieces, threads), axis=0), 2 * n)
+
+    def code(segment: tuple[int, int]) -> np.ndarray:
+        first, count = segment
+        return pairs.encode(symbols[first // 2 : (first + count + 1) // 2], table.freqs, table.starts, table.scale_bits)
+
+    words = [] if table.single is not None else _pool_map(code, segments, threads)
+    return _frame_parts(2, pairs.LAYOUT, n, table, words, [tails])
 
 
 def encode_values(chunk: bytes | memoryview, width_bytes: int, threads: int = 1) -> bytes:
@@ -263,12 +327,15 @@ class _Frame:
         cur = _Cursor(payload)
         try:
             self.width_bytes, self.head_bits = cur.u8(), cur.u8()
-            if self.width_bytes not in _UNSIGNED or self.head_bits not in planes.head_bits_choices(8 * self.width_bytes):
+            self.paired = self.width_bytes == 2 and self.head_bits == _pairs().LAYOUT
+            if self.width_bytes not in _UNSIGNED or not (
+                self.paired or self.head_bits in planes.head_bits_choices(8 * self.width_bytes)
+            ):
                 raise FormatError("corrupt .arz file: bad tensor frame")
             n = self.count = cur.varint()
             if n * self.width_bytes != raw_size:
                 raise FormatError("corrupt .arz file: tensor frame size mismatch")
-            self.table = _Table.read(cur, self.head_bits)
+            self.table = _Table.read(cur, _pairs().SYMBOL_BITS if self.paired else self.head_bits)
             self.segments = _segments(n)
             coded = self.segments if self.table.single is None else []
             if cur.varint() != len(coded):
@@ -282,8 +349,11 @@ class _Frame:
                 cur.skip(4 * count)
                 words = np.frombuffer(buffer[start : start + 4 * count], dtype="<u4")
                 self.words.append(words.astype(np.uint32, copy=sys.byteorder == "big"))
-            byte_planes, nibbles = planes.tail_layout(8 * self.width_bytes, self.head_bits)
-            sizes = [n] * byte_planes + ([(n + 1) // 2] if nibbles else [])
+            if self.paired:
+                byte_planes, nibbles, sizes = 1, False, [_pairs().tail_bytes(n)]
+            else:
+                byte_planes, nibbles = planes.tail_layout(8 * self.width_bytes, self.head_bits)
+                sizes = [n] * byte_planes + ([(n + 1) // 2] if nibbles else [])
             loaded = _load_planes(cur, buffer, sizes)
         except NeedMoreData:
             raise FormatError("corrupt .arz file: bad tensor frame") from None
@@ -301,6 +371,13 @@ class _Frame:
     def decode_segment(self, index: int) -> None:
         _, planes = _numba()
         first, count = self.segments[index]
+        single = -1 if self.table.single is None else self.table.single
+        if self.paired:
+            words = self.words[index] if single < 0 else np.zeros(0, dtype=np.uint32)
+            if single < 0 and not _pairs().lanes_valid(words):
+                raise FormatError("corrupt .arz file: bad tensor frame")
+            _pairs().decode(words, self.slots, single, self.out, first, count, self.byte_planes[0])
+            return
         shift = 8 * self.width_bytes - self.head_bits
         if self.tail is None:  # the common layouts: heads and tails joined in one pass
             empty = np.zeros(0, dtype=np.uint8)
@@ -310,7 +387,6 @@ class _Frame:
                 len(self.byte_planes), self.nibble_plane,
             )
             return
-        single = -1 if self.table.single is None else self.table.single
         words = self.words[index] if self.table.single is None else np.zeros(0, dtype=np.uint32)
         planes.decode_segment(
             words, self.slots, single, self.out, first, count, shift, self.tail, self.nibble_plane
@@ -319,10 +395,10 @@ class _Frame:
     def prepare(self) -> None:
         rans, _ = _numba()
         if self.table.single is None:
-            self.slots = rans.slot_table(self.table.freqs, self.table.starts)
+            self.slots = _pairs().slots_of(*self.table.sparse()) if self.paired else self.table.slots()
         else:
             self.slots = np.zeros(0, dtype=np.int64)
-        joined = self.table.single is None and len(self.byte_planes) <= 2
+        joined = self.paired or (self.table.single is None and len(self.byte_planes) <= 2)
         self.tail = None if joined else _flat(self.byte_planes, self.count)
 
     def result(self) -> memoryview | np.ndarray:
