@@ -64,17 +64,36 @@ def slot_table(freqs: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def slots_of(symbols: np.ndarray, freqs: np.ndarray, scale_bits: int) -> np.ndarray:
+def slots_of(symbols: np.ndarray, freqs: np.ndarray, scale_bits: int, symbol_bits: int = 16) -> np.ndarray:
     """:func:`slot_table` from the used symbols alone (ascending) and their frequencies
-    (summing to 2**scale_bits): no arrays over the whole alphabet."""
+    (summing to 2**scale_bits): no arrays over the whole alphabet. With ``symbol_bits``
+    above 16 (wider symbols) each field moves up: symbol | freq << symbol_bits |
+    offset << (symbol_bits + 17)."""
     table = np.empty(1 << scale_bits, dtype=np.int64)
     start = 0
     for k in range(symbols.shape[0]):
         symbol, freq = np.int64(symbols[k]), np.int64(freqs[k])
         for offset in range(freq):
-            table[start + offset] = symbol | (freq << 16) | (np.int64(offset) << 33)
+            table[start + offset] = symbol | (freq << symbol_bits) | (np.int64(offset) << (symbol_bits + 17))
         start += freq
     return table
+
+
+@njit(cache=True, nogil=True, inline="always")
+def push(x: int, freq: int, inverse: float, start: int, scale_bits: int) -> int:
+    """One encoding step of a state (already renormalised): x // freq through the float
+    reciprocal ``inverse`` = 1 / freq, corrected to the exact quotient (x < 2**(63 - S) *
+    freq, so the estimate is off by less than one either way). For encoders of one lane
+    at a time; :func:`encode` writes the step out for its four."""
+    q = np.int64(x * inverse)
+    m = x - q * freq
+    if m < 0:
+        q -= 1
+        m += freq
+    elif m >= freq:
+        q += 1
+        m -= freq
+    return (q << scale_bits) + m + start
 
 
 @njit(cache=True, nogil=True)

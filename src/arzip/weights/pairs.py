@@ -82,22 +82,6 @@ def histogram(pairs: np.ndarray) -> np.ndarray:
     return counts
 
 
-@njit(cache=True, nogil=True)
-def slots_of(symbols: np.ndarray, freqs: np.ndarray, scale_bits: int) -> np.ndarray:
-    """The decoder's table: for each of the 2**scale_bits slots, its pair symbol, the
-    symbol's frequency and the slot's offset within it, packed in one word:
-    symbol | freq << 18 | offset << 35 (``symbols`` ascending, frequencies summing to
-    2**scale_bits)."""
-    table = np.empty(1 << scale_bits, dtype=np.int64)
-    start = 0
-    for k in range(symbols.shape[0]):
-        symbol, freq = np.int64(symbols[k]), np.int64(freqs[k])
-        for offset in range(freq):
-            table[start + offset] = symbol | (freq << 18) | (np.int64(offset) << 35)
-        start += freq
-    return table
-
-
 @njit(cache=True, nogil=True, inline="always")
 def _value(tail: int, head: int) -> int:
     return ((tail & 0x40) << 9) | (head << HEAD_SHIFT) | (tail & 0x3F)
@@ -159,15 +143,7 @@ def encode(symbols: np.ndarray, freqs: np.ndarray, starts: np.ndarray, scale_bit
                 top -= 1
                 streams[top] = x & 0xFFFFFFFF
                 x >>= 32
-            q = np.int64(x * inverse[s])
-            m = x - q * f
-            if m < 0:
-                q -= 1
-                m += f
-            elif m >= f:
-                q += 1
-                m -= f
-            x = (q << scale_bits) + m + starts[s]
+            x = rans.push(x, f, inverse[s], starts[s], scale_bits)
         streams[top - 1] = x & 0xFFFFFFFF
         streams[top - 2] = x >> 32
         tops[lane] = top - 2
@@ -241,7 +217,7 @@ def decode(
     low_word = uint64(_LOW)
     mask = uint64(table.shape[0] - 1)
     scale_bits = uint64(rans.scale_of(table))
-    slots = table.view(np.uint64)  # from slots_of
+    slots = table.view(np.uint64)  # rans.slots_of(..., SYMBOL_BITS)
     freq_mask, symbol_mask = uint64(0x1FFFF), uint64(0x3FFFF)
     for done in range(0, pairs, BLOCK_PAIRS):
         m = min(BLOCK_PAIRS, pairs - done)

@@ -97,13 +97,10 @@ class _Table:
     def starts(self) -> np.ndarray:
         return self._dense_arrays()[1]
 
-    def sparse(self) -> tuple[np.ndarray, np.ndarray, int]:
-        return self.symbols, self.frequencies, self.scale_bits
-
-    def slots(self) -> np.ndarray:
+    def slots(self, symbol_bits: int) -> np.ndarray:
         """The decoder's slot table (``arzip.coding.rans.slots_of``)."""
         rans, _ = _numba()
-        return rans.slots_of(*self.sparse())
+        return rans.slots_of(self.symbols, self.frequencies, self.scale_bits, symbol_bits)
 
     @classmethod
     def from_counts(cls, counts: np.ndarray, raw_bytes: int) -> _Table:
@@ -395,7 +392,7 @@ class _Frame:
     def prepare(self) -> None:
         rans, _ = _numba()
         if self.table.single is None:
-            self.slots = _pairs().slots_of(*self.table.sparse()) if self.paired else self.table.slots()
+            self.slots = self.table.slots(_pairs().SYMBOL_BITS if self.paired else 16)
         else:
             self.slots = np.zeros(0, dtype=np.int64)
         joined = self.paired or (self.table.single is None and len(self.byte_planes) <= 2)
