@@ -6,7 +6,8 @@ part with low entropy), and W - K tail bits (the low mantissa: near random). The
 tail is stored as byte planes (plane j holds bits 8j..8j+7 of every value) and,
 when W - K is not a multiple of 8, one nibble plane (two values a byte) above them:
 the grouping by significance that ZipNN calls byte grouping. ``choose_head_bits``
-picks K for a tensor from its histogram: the smallest estimated size.
+picks K for a tensor from its histogram: the smallest estimated size;
+``choose_layout`` may pick the exponent-pair layout of ``pairs`` instead.
 What it does not do: entropy coding (``arzip.coding.rans``).
 """
 
