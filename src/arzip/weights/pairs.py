@@ -53,25 +53,42 @@ def tail_bytes(count: int) -> int:
     return (TAIL_BITS * count + 7) // 8
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _tail(v: int) -> int:
+    return ((v >> 9) & 0x40) | (v & 0x3F)
+
+
 @njit(cache=True, nogil=True)
 def split(values: np.ndarray, first: int, count: int, pairs: np.ndarray, tails: np.ndarray) -> None:
     """pairs[(first + k) // 2] and the tails of values first + k, for k < count (``first``
     a multiple of 8: eight tails fill seven bytes)."""
-    for g in range(0, count, 8):
-        group = 0
-        size = min(8, count - g)
-        for k in range(size):
-            i = first + g + k
-            v = np.int64(values[i])
-            group |= (((v >> 9) & 0x40) | (v & 0x3F)) << (TAIL_BITS * k)
-            head = (v >> HEAD_SHIFT) & 0x1FF
-            if (k & 1) == 0:
-                pairs[i >> 1] = head << HEAD_BITS
-            else:
-                pairs[i >> 1] |= head
-        at = (TAIL_BITS * (first + g)) >> 3
-        for b in range((TAIL_BITS * size + 7) >> 3):
+    full = count // 8
+    for g in range(full):  # whole groups of eight values, unrolled
+        i = first + 8 * g
+        group = np.int64(0)
+        for k in range(4):
+            a = np.int64(values[i + 2 * k])
+            b = np.int64(values[i + 2 * k + 1])
+            group |= (_tail(a) | (_tail(b) << TAIL_BITS)) << (2 * TAIL_BITS * k)
+            pairs[(i >> 1) + k] = (((a >> HEAD_SHIFT) & 0x1FF) << HEAD_BITS) | ((b >> HEAD_SHIFT) & 0x1FF)
+        at = (TAIL_BITS * i) >> 3
+        for b in range(7):
             tails[at + b] = (group >> (8 * b)) & 0xFF
+    # the tensor's last 1-7 values
+    i = first + 8 * full
+    size = count - 8 * full
+    group = np.int64(0)
+    for k in range(size):
+        v = np.int64(values[i + k])
+        group |= _tail(v) << (TAIL_BITS * k)
+        head = (v >> HEAD_SHIFT) & 0x1FF
+        if (k & 1) == 0:
+            pairs[(i + k) >> 1] = head << HEAD_BITS
+        else:
+            pairs[(i + k) >> 1] |= head
+    at = (TAIL_BITS * i) >> 3
+    for b in range((TAIL_BITS * size + 7) >> 3):
+        tails[at + b] = (group >> (8 * b)) & 0xFF
 
 
 @njit(cache=True, nogil=True)
@@ -120,33 +137,39 @@ def _join(buf: np.ndarray, tails: np.ndarray, out: np.ndarray, start: int, value
 
 
 @njit(cache=True, nogil=True)
-def encode(symbols: np.ndarray, freqs: np.ndarray, starts: np.ndarray, scale_bits: int) -> np.ndarray:
+def encode(
+    symbols: np.ndarray, freqs: np.ndarray, starts: np.ndarray, inverse: np.ndarray, scale_bits: int
+) -> np.ndarray:
     """A segment's words for ``symbols`` (the layout in the module docstring). Each lane
     runs backwards over its symbols, as ``arzip.coding.rans.encode`` does, with the same
-    exact quotient by a float reciprocal and a correction."""
+    exact quotient by a float reciprocal (``inverse``: 1 / freq of each used symbol, made
+    once for all segments) and a correction."""
     n = symbols.shape[0]
     capacity = n // LANES + 4  # a lane's symbols emit at most one word each, + its state
     streams = np.empty(LANES * capacity, dtype=np.uint32)
     tops = np.zeros(LANES, dtype=np.int64)
-    inverse = np.zeros(freqs.shape[0], dtype=np.float64)
-    for s in range(freqs.shape[0]):
-        if freqs[s]:
-            inverse[s] = 1.0 / freqs[s]
     bound = (_LOW >> scale_bits) << 32  # x_max / freq: a state at or above it emits a word
+    states = np.full(LANES, _LOW, dtype=np.int64)
     for lane in range(LANES):
-        x = np.int64(_LOW)
-        top = (lane + 1) * capacity
-        for i in range(lane + LANES * ((n - 1 - lane) // LANES), lane - 1, -LANES):
-            s = np.int64(symbols[i])
-            f = freqs[s]
-            if x >= bound * f:
-                top -= 1
-                streams[top] = x & 0xFFFFFFFF
-                x >>= 32
-            x = rans.push(x, f, inverse[s], starts[s], scale_bits)
-        streams[top - 1] = x & 0xFFFFFFFF
-        streams[top - 2] = x >> 32
-        tops[lane] = top - 2
+        tops[lane] = (lane + 1) * capacity
+
+    # backwards over the symbols, the eight lanes in turn (symbol i is lane i % 8's), so
+    # that their independent chains overlap in the CPU
+    for i in range(n - 1, -1, -1):
+        lane = i & (LANES - 1)
+        s = np.int64(symbols[i])
+        f = freqs[s]
+        x = states[lane]
+        if x >= bound * f:
+            tops[lane] -= 1
+            streams[tops[lane]] = x & 0xFFFFFFFF
+            x >>= 32
+        states[lane] = rans.push(x, f, inverse[s], starts[s], scale_bits)
+    for lane in range(LANES):
+        x = states[lane]
+        streams[tops[lane] - 1] = x & 0xFFFFFFFF
+        streams[tops[lane] - 2] = x >> 32
+        tops[lane] -= 2
     total = LANES
     for lane in range(LANES):
         total += (lane + 1) * capacity - tops[lane]

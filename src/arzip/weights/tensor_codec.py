@@ -302,9 +302,13 @@ def _encode_pairs(values: np.ndarray, segments: list, threads: int) -> list:
     pieces = [symbols[first : first + step] for first in range(0, symbols.shape[0], step)]
     table = _Table.from_counts(np.sum(_pool_map(pairs.histogram, pieces, threads), axis=0), 2 * n)
 
+    inverse = np.zeros(table.size)
+    inverse[table.symbols] = 1.0 / table.frequencies
+
     def code(segment: tuple[int, int]) -> np.ndarray:
         first, count = segment
-        return pairs.encode(symbols[first // 2 : (first + count + 1) // 2], table.freqs, table.starts, table.scale_bits)
+        chunk = symbols[first // 2 : (first + count + 1) // 2]
+        return pairs.encode(chunk, table.freqs, table.starts, inverse, table.scale_bits)
 
     words = [] if table.single is not None else _pool_map(code, segments, threads)
     return _frame_parts(2, pairs.LAYOUT, n, table, words, [tails])
