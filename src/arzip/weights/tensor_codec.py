@@ -10,13 +10,15 @@ reads no header and no other frame.
 What it does not do: decide which bytes are tensors (``archive`` does).
 
 Payload, all integers little-endian, varints LEB128:
-    u8 width_bytes (1, 2, 4 or 8) | u8 head_bits K | varint value count n
-    table: varint used symbols u; u == 1: varint the symbol; else u8 scale S (14 or 16,
-           the encoder's choice) | varint length + zstd(u16 gaps between used symbols,
-           then u16 frequencies)  [sum 2**S]
+    u8 width_bytes (1, 2, 4 or 8) | u8 layout: head_bits K, or 0x88 (16-bit values only)
+           for the exponent-pair layout of ``pairs`` | varint value count n
+    table: varint used symbols u; u == 1: varint the symbol; else u8 scale S (14, 15 or
+           16, the encoder's choice) | varint length + zstd(gaps between used symbols,
+           u16, or u32 for the pairs' 18-bit symbols; then u16 frequencies)  [sum 2**S]
     varint segment count S, then S varints: words in each segment
-    segments: uint32 words (rANS, ``arzip.coding.rans``)
-    tail planes (byte planes low to high, then the nibble plane if K leaves one):
+    segments: uint32 words (rANS, ``arzip.coding.rans``; the pair layout's: ``pairs``)
+    tail planes (byte planes low to high, then the nibble plane if K leaves one; the
+           pair layout: one plane of 7-bit tails):
            u8 mode (0 raw, 1 zstd, 2 zeros) | varint stored length | bytes
 """
 
@@ -98,7 +100,8 @@ class _Table:
         return self._dense_arrays()[1]
 
     def slots(self, symbol_bits: int) -> np.ndarray:
-        """The decoder's slot table (``arzip.coding.rans.slots_of``)."""
+        """The decoder's slot table (``arzip.coding.rans.slots_of``; its symbol field of
+        ``symbol_bits``, at least 16)."""
         rans, _ = _numba()
         return rans.slots_of(self.symbols, self.frequencies, self.scale_bits, symbol_bits)
 
@@ -336,7 +339,9 @@ class _Frame:
             n = self.count = cur.varint()
             if n * self.width_bytes != raw_size:
                 raise FormatError("corrupt .arz file: tensor frame size mismatch")
-            self.table = _Table.read(cur, _pairs().SYMBOL_BITS if self.paired else self.head_bits)
+            # the table's symbols: pairs of heads, or the K-bit heads
+            self.symbol_bits = _pairs().SYMBOL_BITS if self.paired else self.head_bits
+            self.table = _Table.read(cur, self.symbol_bits)
             self.segments = _segments(n)
             coded = self.segments if self.table.single is None else []
             if cur.varint() != len(coded):
@@ -394,9 +399,8 @@ class _Frame:
         )
 
     def prepare(self) -> None:
-        rans, _ = _numba()
         if self.table.single is None:
-            self.slots = self.table.slots(_pairs().SYMBOL_BITS if self.paired else 16)
+            self.slots = self.table.slots(max(16, self.symbol_bits))
         else:
             self.slots = np.zeros(0, dtype=np.int64)
         joined = self.paired or (self.table.single is None and len(self.byte_planes) <= 2)
