@@ -1,37 +1,50 @@
-"""Static rANS with four interleaved states: fast coding of symbols from a stored table.
+"""Static rANS on eight lanes, each with its own word stream: fast coding of symbols from a stored table.
 
-What it does: codes an array of symbols (alphabet up to 2**16) with one frequency
+What it does: codes an array of symbols (alphabet up to 2**18) with one frequency
 table of total 2**S (S <= 16, the scale) that both sides know (the caller stores
-it), at a few
-nanoseconds per symbol, in 64-bit integer arithmetic. Used where a model is a
-fixed histogram, as for the exponents of model weights (``arzip.weights``).
+it), at one to two nanoseconds per symbol, in 64-bit integer arithmetic. Used
+where a model is a fixed histogram, as for the heads of model weights
+(``arzip.weights``).
 What it does not do: adapt (``arzip.coding.range`` and ``arzip.coding.binary``
 serve adaptive models) or build or store the table.
 
 The coder is rANS (Duda 2013) in the 64-bit-state, 32-bit-word form: the state x
-stays in [2**31, 2**63); four states take symbols in turn so that the decoder's
-four chains run in parallel on the CPU. The encoder runs backwards and writes its
-words from the end of a buffer; the decoder reads them forwards.
+stays in [2**31, 2**63). Eight states take the symbols in turn (lane j codes
+symbols j, j + 8, j + 16, ...), and each lane writes its own word stream: the
+decoder's renormalisation then reads that lane's next word with no branch (a
+conditional move) and the eight dependency chains never wait on each other. Four
+lanes sharing one stream, the usual layout, decode about twice as slowly here:
+each renormalisation is a branch and a shared word position. The encoder runs
+backwards and writes each lane's words from the end of its buffer; the decoder
+reads them forwards.
 
-A smaller scale makes the decoder's table smaller (2**S entries: 128 KiB at S = 14
-stay in the L2 cache, 512 KiB at 16 do not) and decoding faster, at the price of a
-coarser table (callers choose: ``arzip.weights`` uses 14 for up to 4,096 symbols).
+Payload (uint32 words): eight lane lengths L0..L7 (each >= 2), then the lanes'
+words one after another, each lane opening with its final state, high word
+first, then the words its renormalisations read, in order.
+
+A smaller scale makes the decoder's table smaller (2**S entries of 8 bytes: 128 KiB
+at S = 14 stay in the L2 cache) and decoding faster, at the price of a coarser
+table (callers choose).
 
 Invariants: every coded symbol has freq >= 1; sum(freq) == 2**S; a table with a
-single symbol of frequency 2**S is not allowed (there is nothing to
-code: the caller stores the symbol instead). The decoder never reads past its
-payload (missing words read as 0) and writes exactly ``count`` symbols.
+single symbol of frequency 2**S is not allowed (there is nothing to code: the
+caller stores the symbol instead). The decoder never reads outside its payload
+(word positions are clamped to it; on corrupt input the symbols are garbage, which
+the caller's checksum catches) and writes exactly the symbols asked for.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import uint64
 
 from ..jit import njit
 
 SCALE_BITS = 16  # the largest scale
 SCALE = 1 << SCALE_BITS
-LANES = 4
+LANES = 8
+SYMBOL_BITS = 18  # the symbol field of a slot: alphabets up to 2**18
+MIN_WORDS = 3 * LANES  # lane lengths, and each lane's state
 _LOW = 1 << 31  # lower bound of the state
 _WORD_BITS = 32
 _WORD_MASK = (1 << _WORD_BITS) - 1
@@ -55,36 +68,44 @@ def starts_of(freqs: np.ndarray) -> np.ndarray:
 def slot_table(freqs: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """The decoder's table: for each of the 2**S slots, its symbol, the symbol's
     frequency and the slot's offset within the symbol, packed in one word so that a
-    decoding step makes one lookup: symbol | freq << 16 | offset << 33."""
+    decoding step makes one lookup: symbol | freq << 18 | offset << 35."""
     table = np.zeros(freqs.sum(), dtype=np.int64)
     for symbol in range(freqs.shape[0]):
         for offset in range(freqs[symbol]):
-            table[starts[symbol] + offset] = symbol | (freqs[symbol] << 16) | (offset << 33)
+            table[starts[symbol] + offset] = symbol | (freqs[symbol] << SYMBOL_BITS) | (offset << (SYMBOL_BITS + 17))
     return table
 
 
 @njit(cache=True, nogil=True)
-def slots_of(symbols: np.ndarray, freqs: np.ndarray, scale_bits: int, symbol_bits: int = 16) -> np.ndarray:
+def slots_of(symbols: np.ndarray, freqs: np.ndarray, scale_bits: int) -> np.ndarray:
     """:func:`slot_table` from the used symbols alone (ascending) and their frequencies
-    (summing to 2**scale_bits): no arrays over the whole alphabet. With ``symbol_bits``
-    above 16 (wider symbols) each field moves up: symbol | freq << symbol_bits |
-    offset << (symbol_bits + 17)."""
+    (summing to 2**scale_bits): no arrays over the whole alphabet."""
     table = np.empty(1 << scale_bits, dtype=np.int64)
     start = 0
     for k in range(symbols.shape[0]):
         symbol, freq = np.int64(symbols[k]), np.int64(freqs[k])
         for offset in range(freq):
-            table[start + offset] = symbol | (freq << symbol_bits) | (np.int64(offset) << (symbol_bits + 17))
+            table[start + offset] = symbol | (freq << SYMBOL_BITS) | (np.int64(offset) << (SYMBOL_BITS + 17))
         start += freq
     return table
+
+
+@njit(cache=True, nogil=True)
+def reciprocals(freqs: np.ndarray) -> np.ndarray:
+    """1 / freq of each symbol (0 where freq is 0), for :func:`encode`: made once when
+    many payloads share a table."""
+    inverse = np.zeros(freqs.shape[0], dtype=np.float64)
+    for s in range(freqs.shape[0]):
+        if freqs[s]:
+            inverse[s] = 1.0 / freqs[s]
+    return inverse
 
 
 @njit(cache=True, nogil=True, inline="always")
 def push(x: int, freq: int, inverse: float, start: int, scale_bits: int) -> int:
     """One encoding step of a state (already renormalised): x // freq through the float
     reciprocal ``inverse`` = 1 / freq, corrected to the exact quotient (x < 2**(63 - S) *
-    freq, so the estimate is off by less than one either way). For encoders of one lane
-    at a time; :func:`encode` writes the step out for its four."""
+    freq, so the estimate is off by less than one either way)."""
     q = np.int64(x * inverse)
     m = x - q * freq
     if m < 0:
@@ -98,115 +119,52 @@ def push(x: int, freq: int, inverse: float, start: int, scale_bits: int) -> int:
 
 @njit(cache=True, nogil=True)
 def encode(
-    symbols: np.ndarray, freqs: np.ndarray, starts: np.ndarray, shift: int = 0, scale_bits: int = SCALE_BITS
+    symbols: np.ndarray,
+    freqs: np.ndarray,
+    starts: np.ndarray,
+    inverse: np.ndarray,
+    shift: int = 0,
+    scale_bits: int = SCALE_BITS,
 ) -> np.ndarray:
-    """Payload (uint32 words) coding ``symbols`` with the table: the symbols are the
-    unsigned integers of the array shifted right by ``shift`` bits (the heads of
-    weights are their top bits: no separate array of symbols needed)."""
+    """The payload (uint32 words, the layout in the module docstring) coding
+    ``symbols``: the unsigned integers of the array shifted right by ``shift`` bits
+    (the heads of weights are their top bits: no separate array of symbols needed).
+    ``inverse`` is :func:`reciprocals` of ``freqs``."""
     n = symbols.shape[0]
-    # Worst case: each symbol emits at most one word; plus the final states.
-    words = np.empty(n + 2 * LANES + 1, dtype=np.uint32)  # filled from the top down; the rest unread
-    top = words.shape[0]
-    # x // freq through a float reciprocal, then corrected to the exact integer quotient:
-    # x < 2**(63 - S) * freq, so the estimate is off by less than one either way.
-    inverse = np.zeros(freqs.shape[0], dtype=np.float64)
-    for s in range(freqs.shape[0]):
-        if freqs[s]:
-            inverse[s] = 1.0 / freqs[s]
+    capacity = n // LANES + 4  # a lane's symbols emit at most one word each, + its state
+    streams = np.empty(LANES * capacity, dtype=np.uint32)
+    tops = np.zeros(LANES, dtype=np.int64)
     bound = (_LOW >> scale_bits) << _WORD_BITS  # x_max / freq: a state at or above it emits a word
     states = np.full(LANES, _LOW, dtype=np.int64)
-    rounds = n // LANES
-    # backwards: first the last, partial round (lanes 0..), then whole rounds, lane 3 to 0
-    for i in range(n - 1, LANES * rounds - 1, -1):
-        x = states[i & (LANES - 1)]
+    for lane in range(LANES):
+        tops[lane] = (lane + 1) * capacity
+    # backwards over the symbols, the eight lanes in turn, so that their independent
+    # chains overlap in the CPU
+    for i in range(n - 1, -1, -1):
+        lane = i & (LANES - 1)
         s = np.int64(symbols[i] >> shift)
-        if x >= bound * freqs[s]:
-            top -= 1
-            words[top] = x & _WORD_MASK
-            x >>= _WORD_BITS
         f = freqs[s]
-        q = np.int64(x * inverse[s])
-        m = x - q * f
-        if m < 0:
-            q -= 1
-            m += f
-        elif m >= f:
-            q += 1
-            m -= f
-        states[i & (LANES - 1)] = (q << scale_bits) + m + starts[s]
-    x0, x1, x2, x3 = states[0], states[1], states[2], states[3]
-    for r in range(rounds - 1, -1, -1):
-        i = LANES * r
-        # four lanes written out so that their chains overlap (as in decode_block); a
-        # helper function, even inlined by numba, makes this loop a quarter slower
-        s = np.int64(symbols[i + 3] >> shift)
-        if x3 >= bound * freqs[s]:
-            top -= 1
-            words[top] = x3 & _WORD_MASK
-            x3 >>= _WORD_BITS
-        f = freqs[s]
-        q = np.int64(x3 * inverse[s])
-        m = x3 - q * f
-        if m < 0:
-            q -= 1
-            m += f
-        elif m >= f:
-            q += 1
-            m -= f
-        x3 = (q << scale_bits) + m + starts[s]
-        s = np.int64(symbols[i + 2] >> shift)
-        if x2 >= bound * freqs[s]:
-            top -= 1
-            words[top] = x2 & _WORD_MASK
-            x2 >>= _WORD_BITS
-        f = freqs[s]
-        q = np.int64(x2 * inverse[s])
-        m = x2 - q * f
-        if m < 0:
-            q -= 1
-            m += f
-        elif m >= f:
-            q += 1
-            m -= f
-        x2 = (q << scale_bits) + m + starts[s]
-        s = np.int64(symbols[i + 1] >> shift)
-        if x1 >= bound * freqs[s]:
-            top -= 1
-            words[top] = x1 & _WORD_MASK
-            x1 >>= _WORD_BITS
-        f = freqs[s]
-        q = np.int64(x1 * inverse[s])
-        m = x1 - q * f
-        if m < 0:
-            q -= 1
-            m += f
-        elif m >= f:
-            q += 1
-            m -= f
-        x1 = (q << scale_bits) + m + starts[s]
-        s = np.int64(symbols[i] >> shift)
-        if x0 >= bound * freqs[s]:
-            top -= 1
-            words[top] = x0 & _WORD_MASK
-            x0 >>= _WORD_BITS
-        f = freqs[s]
-        q = np.int64(x0 * inverse[s])
-        m = x0 - q * f
-        if m < 0:
-            q -= 1
-            m += f
-        elif m >= f:
-            q += 1
-            m -= f
-        x0 = (q << scale_bits) + m + starts[s]
-    states[0], states[1], states[2], states[3] = x0, x1, x2, x3
-    for lane in range(LANES - 1, -1, -1):  # the decoder reads lane 0 first
         x = states[lane]
-        top -= 1
-        words[top] = x & _WORD_MASK
-        top -= 1
-        words[top] = x >> _WORD_BITS
-    return words[top:].copy()
+        if x >= bound * f:
+            tops[lane] -= 1
+            streams[tops[lane]] = x & _WORD_MASK
+            x >>= _WORD_BITS
+        states[lane] = push(x, f, inverse[s], starts[s], scale_bits)
+    total = LANES
+    for lane in range(LANES):
+        x = states[lane]
+        streams[tops[lane] - 1] = x & _WORD_MASK
+        streams[tops[lane] - 2] = x >> _WORD_BITS
+        tops[lane] -= 2
+        total += (lane + 1) * capacity - tops[lane]
+    words = np.empty(total, dtype=np.uint32)
+    at = LANES
+    for lane in range(LANES):
+        length = (lane + 1) * capacity - tops[lane]
+        words[lane] = length
+        words[at : at + length] = streams[tops[lane] : tops[lane] + length]
+        at += length
+    return words
 
 
 @njit(cache=True, nogil=True)
@@ -219,80 +177,112 @@ def scale_of(table: np.ndarray) -> int:
 
 
 @njit(cache=True, nogil=True)
-def decode(words: np.ndarray, count: int, table: np.ndarray) -> np.ndarray:
-    """Mirror of :func:`encode`: ``count`` symbols (uint16); ``table`` from :func:`slot_table`."""
-    out = np.zeros(count, dtype=np.uint16)
-    decode_into(words, out, 0, 0, count, table)
-    return out
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _read(words: np.ndarray, pos: int) -> int:
-    if pos < words.shape[0]:
-        return np.int64(words[pos])
-    return 0
-
-
-@njit(cache=True, nogil=True)
-def decode_into(words: np.ndarray, out: np.ndarray, shift: int, first: int, count: int, table: np.ndarray) -> None:
-    """Decode ``count`` symbols into out[first:first+count], each shifted left by ``shift``."""
-    decode_block(words, decoder_state(words), out, first, count, shift, table)
+def lanes_valid(words: np.ndarray) -> bool:
+    """Whether the payload's lane lengths fit its words (each lane holds its state):
+    a decoder needs this checked first."""
+    if words.shape[0] < MIN_WORDS:
+        return False
+    total = LANES
+    for lane in range(LANES):
+        if words[lane] < 2:
+            return False
+        total += np.int64(words[lane])
+    return total == words.shape[0]
 
 
 @njit(cache=True, nogil=True)
 def decoder_state(words: np.ndarray) -> np.ndarray:
-    """The four lane states read from the payload's start, and the next word's position."""
-    state = np.zeros(LANES + 1, dtype=np.int64)
+    """The eight lane states read from their streams' heads, then the eight lanes' next
+    word positions (``words`` has passed :func:`lanes_valid`)."""
+    state = np.zeros(2 * LANES, dtype=np.uint64)
+    at = LANES
     for lane in range(LANES):
-        state[lane] = (_read(words, 2 * lane) << _WORD_BITS) | _read(words, 2 * lane + 1)
-    state[LANES] = 2 * LANES
+        state[lane] = (uint64(words[at]) << uint64(_WORD_BITS)) | uint64(words[at + 1])
+        state[LANES + lane] = at + 2
+        at += np.int64(words[lane])
     return state
 
 
 @njit(cache=True, nogil=True)
-def decode_block(
-    words: np.ndarray, state: np.ndarray, out: np.ndarray, first: int, count: int, shift: int, table: np.ndarray
-) -> None:
-    """Continue decoding: ``count`` symbols into out[first:first+count], shifted left by
-    ``shift``. Every block but the last must hold a multiple of four symbols."""
-    x0, x1, x2, x3, pos = state[0], state[1], state[2], state[3], state[4]
-    mask = table.shape[0] - 1
-    scale_bits = scale_of(table)
-    # Four lanes a round, written out so that each state stays in a register and the
-    # four dependency chains overlap in the CPU. On corrupt input the states are
-    # garbage, but every step stays bounded.
+def decode_block(words: np.ndarray, state: np.ndarray, table: np.ndarray, out: np.ndarray, count: int) -> None:
+    """Continue decoding: the next ``count`` symbols into out[:count] (``table`` from
+    :func:`slot_table`). Every block but the last must hold a multiple of eight symbols.
+
+    The eight lanes are written out, each state and word position in a register;
+    everything is unsigned (uint64), so numba drops its negative-index checks. Each
+    word read is clamped to the payload: on corrupt input the symbols are garbage,
+    and nothing outside the words is read."""
+    x0, x1, x2, x3 = state[0], state[1], state[2], state[3]
+    x4, x5, x6, x7 = state[4], state[5], state[6], state[7]
+    p0, p1, p2, p3 = state[8], state[9], state[10], state[11]
+    p4, p5, p6, p7 = state[12], state[13], state[14], state[15]
+    last = uint64(words.shape[0] - 1)
+    low = uint64(_LOW)
+    mask = uint64(table.shape[0] - 1)
+    scale_bits = uint64(scale_of(table))
+    slots = table.view(np.uint64)
+    one, b32 = uint64(1), uint64(_WORD_BITS)
+    b_freq, b_offset = uint64(SYMBOL_BITS), uint64(SYMBOL_BITS + 17)
+    freq_mask, symbol_mask = uint64(0x1FFFF), uint64((1 << SYMBOL_BITS) - 1)
     rounds = count // LANES
     for r in range(rounds):
-        i = first + LANES * r
-        e0 = table[x0 & mask]
-        e1 = table[x1 & mask]
-        e2 = table[x2 & mask]
-        e3 = table[x3 & mask]
-        x0 = ((e0 >> 16) & 0x1FFFF) * (x0 >> scale_bits) + (e0 >> 33)
-        x1 = ((e1 >> 16) & 0x1FFFF) * (x1 >> scale_bits) + (e1 >> 33)
-        x2 = ((e2 >> 16) & 0x1FFFF) * (x2 >> scale_bits) + (e2 >> 33)
-        x3 = ((e3 >> 16) & 0x1FFFF) * (x3 >> scale_bits) + (e3 >> 33)
-        if x0 < _LOW:
-            x0 = (x0 << _WORD_BITS) | _read(words, pos)
-            pos += 1
-        if x1 < _LOW:
-            x1 = (x1 << _WORD_BITS) | _read(words, pos)
-            pos += 1
-        if x2 < _LOW:
-            x2 = (x2 << _WORD_BITS) | _read(words, pos)
-            pos += 1
-        if x3 < _LOW:
-            x3 = (x3 << _WORD_BITS) | _read(words, pos)
-            pos += 1
-        out[i] = (e0 & 0xFFFF) << shift
-        out[i + 1] = (e1 & 0xFFFF) << shift
-        out[i + 2] = (e2 & 0xFFFF) << shift
-        out[i + 3] = (e3 & 0xFFFF) << shift
-    i = first + LANES * rounds  # the last 0-3 symbols belong to lanes 0, 1, 2 in turn
-    if i < first + count:
-        out[i] = (table[x0 & mask] & 0xFFFF) << shift
-    if i + 1 < first + count:
-        out[i + 1] = (table[x1 & mask] & 0xFFFF) << shift
-    if i + 2 < first + count:
-        out[i + 2] = (table[x2 & mask] & 0xFFFF) << shift
-    state[0], state[1], state[2], state[3], state[4] = x0, x1, x2, x3, pos
+        i = uint64(LANES * r)
+        # the slot of each state (the symbol, its frequency and the offset in it), and
+        # each lane's next word, all loaded at once
+        e0, w0 = slots[x0 & mask], uint64(words[min(p0, last)])
+        e1, w1 = slots[x1 & mask], uint64(words[min(p1, last)])
+        e2, w2 = slots[x2 & mask], uint64(words[min(p2, last)])
+        e3, w3 = slots[x3 & mask], uint64(words[min(p3, last)])
+        e4, w4 = slots[x4 & mask], uint64(words[min(p4, last)])
+        e5, w5 = slots[x5 & mask], uint64(words[min(p5, last)])
+        e6, w6 = slots[x6 & mask], uint64(words[min(p6, last)])
+        e7, w7 = slots[x7 & mask], uint64(words[min(p7, last)])
+        x0 = ((e0 >> b_freq) & freq_mask) * (x0 >> scale_bits) + (e0 >> b_offset)
+        x1 = ((e1 >> b_freq) & freq_mask) * (x1 >> scale_bits) + (e1 >> b_offset)
+        x2 = ((e2 >> b_freq) & freq_mask) * (x2 >> scale_bits) + (e2 >> b_offset)
+        x3 = ((e3 >> b_freq) & freq_mask) * (x3 >> scale_bits) + (e3 >> b_offset)
+        x4 = ((e4 >> b_freq) & freq_mask) * (x4 >> scale_bits) + (e4 >> b_offset)
+        x5 = ((e5 >> b_freq) & freq_mask) * (x5 >> scale_bits) + (e5 >> b_offset)
+        x6 = ((e6 >> b_freq) & freq_mask) * (x6 >> scale_bits) + (e6 >> b_offset)
+        x7 = ((e7 >> b_freq) & freq_mask) * (x7 >> scale_bits) + (e7 >> b_offset)
+        # renormalise: a state below 2**31 takes its lane's next word (a conditional move)
+        c0, c1, c2, c3 = x0 < low, x1 < low, x2 < low, x3 < low
+        c4, c5, c6, c7 = x4 < low, x5 < low, x6 < low, x7 < low
+        x0 = ((x0 << b32) | w0) if c0 else x0
+        x1 = ((x1 << b32) | w1) if c1 else x1
+        x2 = ((x2 << b32) | w2) if c2 else x2
+        x3 = ((x3 << b32) | w3) if c3 else x3
+        x4 = ((x4 << b32) | w4) if c4 else x4
+        x5 = ((x5 << b32) | w5) if c5 else x5
+        x6 = ((x6 << b32) | w6) if c6 else x6
+        x7 = ((x7 << b32) | w7) if c7 else x7
+        p0, p1, p2, p3 = p0 + uint64(c0), p1 + uint64(c1), p2 + uint64(c2), p3 + uint64(c3)
+        p4, p5, p6, p7 = p4 + uint64(c4), p5 + uint64(c5), p6 + uint64(c6), p7 + uint64(c7)
+        out[i] = e0 & symbol_mask
+        out[i + one] = e1 & symbol_mask
+        out[i + uint64(2)] = e2 & symbol_mask
+        out[i + uint64(3)] = e3 & symbol_mask
+        out[i + uint64(4)] = e4 & symbol_mask
+        out[i + uint64(5)] = e5 & symbol_mask
+        out[i + uint64(6)] = e6 & symbol_mask
+        out[i + uint64(7)] = e7 & symbol_mask
+    # the payload's last 0-7 symbols (its last block only) belong to lanes 0, 1, ... in
+    # turn, and need no renormalisation
+    lanes = (x0, x1, x2, x3, x4, x5, x6)
+    for k in range(count - LANES * rounds):
+        out[LANES * rounds + k] = slots[lanes[k] & mask] & symbol_mask
+    state[0], state[1], state[2], state[3] = x0, x1, x2, x3
+    state[4], state[5], state[6], state[7] = x4, x5, x6, x7
+    state[8], state[9], state[10], state[11] = p0, p1, p2, p3
+    state[12], state[13], state[14], state[15] = p4, p5, p6, p7
+
+
+@njit(cache=True, nogil=True)
+def decode(words: np.ndarray, count: int, table: np.ndarray) -> np.ndarray:
+    """Mirror of :func:`encode` (with no shift): ``count`` symbols (uint32); ``table``
+    from :func:`slot_table`. ValueError on a payload whose lane lengths do not fit."""
+    if not lanes_valid(words):
+        raise ValueError("corrupt rANS payload")
+    out = np.zeros(count, dtype=np.uint32)
+    decode_block(words, decoder_state(words), table, out, count)
+    return out

@@ -98,13 +98,13 @@ def choose_layout(top: np.ndarray, count: int, width_bits: int) -> int:
 
 @njit(cache=True, nogil=True)
 def join_tails(
-    out: np.ndarray, first: int, count: int, heads: np.ndarray, planes: np.ndarray, nibble_plane: np.ndarray
+    out: np.ndarray, first: int, count: int, heads: np.ndarray, shift: int, planes: np.ndarray, nibble_plane: np.ndarray
 ) -> None:
-    """out[first+k] = heads[k] | the tail bits of value first+k, for k < count.
+    """out[first+k] = heads[k] << shift | the tail bits of value first+k, for k < count:
+    any number of byte planes.
 
-    ``heads`` hold the heads already shifted into place; ``planes`` is one flat array
-    with the byte planes of the whole tensor back to back (plane j at [j*n, (j+1)*n));
-    ``nibble_plane`` covers the whole tensor too.
+    ``planes`` is one flat array with the byte planes of the whole tensor back to back
+    (plane j at [j*n, (j+1)*n)); ``nibble_plane`` covers the whole tensor too.
     """
     n = out.shape[0]
     byte_planes = planes.shape[0] // n if n else 0
@@ -112,7 +112,7 @@ def join_tails(
     has_nibbles = nibble_plane.shape[0] > 0
     for k in range(count):
         i = first + k
-        value = np.int64(heads[k])
+        value = np.int64(heads[k]) << shift
         if has_nibbles:
             value |= ((np.int64(nibble_plane[i >> 1]) >> (4 * (i & 1))) & 0xF) << nibble_shift
         for j in range(byte_planes):
@@ -120,7 +120,56 @@ def join_tails(
         out[i] = value
 
 
-BLOCK_VALUES = 4096  # heads decoded into a buffer that stays in the L1 cache
+@njit(cache=True, nogil=True)
+def join_near(
+    out: np.ndarray,
+    first: int,
+    count: int,
+    heads: np.ndarray,
+    shift: int,
+    low: np.ndarray,
+    high: np.ndarray,
+    byte_planes: int,
+    nibble_plane: np.ndarray,
+) -> None:
+    """:func:`join_tails` for tails of at most two byte planes (``low``, ``high``) and a
+    nibble plane: the common layouts (fp32, bf16, fp16). ``first`` is even: two values
+    a step share a nibble byte. Unsigned indices, so numba drops its negative-index
+    checks."""
+    one, b4, b8 = uint64(1), uint64(4), uint64(8)
+    head_shift, nibble_mask = uint64(shift), uint64(0xF)
+    nibbles = nibble_plane.shape[0] > 0
+    nibble_shift = uint64(8 * byte_planes)
+    base = uint64(first)
+    for p in range(count // 2):
+        k = uint64(2 * p)
+        i = base + k
+        t0 = t1 = uint64(0)
+        if byte_planes == 2:
+            t0 = uint64(low[i]) | (uint64(high[i]) << b8)
+            t1 = uint64(low[i + one]) | (uint64(high[i + one]) << b8)
+        elif byte_planes == 1:
+            t0, t1 = uint64(low[i]), uint64(low[i + one])
+        if nibbles:
+            nibble = uint64(nibble_plane[i >> one])
+            t0 |= (nibble & nibble_mask) << nibble_shift
+            t1 |= (nibble >> b4) << nibble_shift
+        out[i] = (uint64(heads[k]) << head_shift) | t0
+        out[i + one] = (uint64(heads[k + one]) << head_shift) | t1
+    if count & 1:  # the tensor's last value
+        k = count - 1
+        i = first + k
+        value = np.int64(heads[k]) << shift
+        if byte_planes >= 1:
+            value |= np.int64(low[i])
+        if byte_planes == 2:
+            value |= np.int64(high[i]) << 8
+        if nibbles:
+            value |= (np.int64(nibble_plane[i >> 1]) & 0xF) << (8 * byte_planes)
+        out[i] = value
+
+
+BLOCK_VALUES = 4096  # heads decoded into a buffer that stays in the L1 cache (a multiple of rans.LANES)
 
 
 @njit(cache=True, nogil=True)
@@ -132,116 +181,32 @@ def decode_segment(
     first: int,
     count: int,
     shift: int,
-    planes: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    byte_planes: int,
     nibble_plane: np.ndarray,
+    planes: np.ndarray,
 ) -> None:
-    """Decode the values out[first:first+count]: rANS heads (or the one head ``single``
-    when ``single`` >= 0) joined with their tails, block by block, writing ``out`` once.
-    The general form of :func:`decode_joined` (any number of byte planes)."""
-    heads = np.empty(BLOCK_VALUES, dtype=out.dtype)
+    """Decode the values out[first:first+count] (``first`` even): rANS heads from
+    ``words`` (``arzip.coding.rans``; the caller has checked ``rans.lanes_valid``), or
+    the one head ``single`` when it is >= 0, block by block into an L1-sized buffer,
+    each block then joined with its tails: by :func:`join_near` from ``low`` and
+    ``high`` for at most two byte planes, else by :func:`join_tails` from the flat
+    ``planes``."""
+    heads = np.empty(BLOCK_VALUES, dtype=np.uint32)
+    state = np.zeros(2 * rans.LANES, dtype=np.uint64)
     if single >= 0:
-        heads[:] = single << shift
-        state = np.zeros(0, dtype=np.int64)
+        heads[:] = single
     else:
         state = rans.decoder_state(words)
     for start in range(first, first + count, BLOCK_VALUES):
         size = min(BLOCK_VALUES, first + count - start)
         if single < 0:
-            rans.decode_block(words, state, heads, 0, size, shift, table)
-        join_tails(out, start, size, heads, planes, nibble_plane)
-
-
-@njit(cache=True, nogil=True)
-def decode_joined(
-    words: np.ndarray,
-    table: np.ndarray,
-    out: np.ndarray,
-    first: int,
-    count: int,
-    shift: int,
-    low: np.ndarray,
-    high: np.ndarray,
-    byte_planes: int,
-    nibble_plane: np.ndarray,
-) -> None:
-    """Decode out[first:first+count] for tails of at most two byte planes (``low``,
-    ``high``) and a nibble plane: each value is written once, as soon as its head comes
-    out of the rANS lanes (the common layouts: fp32, bf16, fp16). ``first`` is even.
-
-    The rANS step of ``arzip.coding.rans.decode_block`` is written out here rather than
-    called, and so are the tails: numba's inlined functions made this loop 2-4 times
-    slower. Every state, index and mask is unsigned (uint64): numba then drops the
-    negative-index wraparound it adds to each signed array access, a third of this
-    loop's time. A word position past the end (only on corrupt input) reads the last
-    word: the output is garbage then, as with any corrupt payload, and the checksum
-    catches it."""
-    state = rans.decoder_state(words)
-    x0, x1, x2, x3, pos = uint64(state[0]), uint64(state[1]), uint64(state[2]), uint64(state[3]), uint64(state[4])
-    last = uint64(words.shape[0] - 1)  # the frame parser requires 2 * rans.LANES words at least
-    low_word = uint64(1 << 31)  # rans._LOW: a state below it takes the next word
-    mask = uint64(table.shape[0] - 1)  # 2**S - 1
-    scale_bits = uint64(rans.scale_of(table))
-    slots = table.view(np.uint64)
-    one, two, three = uint64(1), uint64(2), uint64(3)
-    b8, b16, b32, b33 = uint64(8), uint64(16), uint64(32), uint64(33)
-    freq_mask, symbol_mask, nibble_mask = uint64(0x1FFFF), uint64(0xFFFF), uint64(0xF)
-    head_shift = uint64(shift)
-    nibbles = nibble_plane.shape[0] > 0
-    nibble_shift = uint64(8 * byte_planes)
-    rounds = count // 4
-    for r in range(rounds):
-        i = uint64(first + 4 * r)
-        e0 = slots[x0 & mask]
-        e1 = slots[x1 & mask]
-        e2 = slots[x2 & mask]
-        e3 = slots[x3 & mask]
-        x0 = ((e0 >> b16) & freq_mask) * (x0 >> scale_bits) + (e0 >> b33)
-        x1 = ((e1 >> b16) & freq_mask) * (x1 >> scale_bits) + (e1 >> b33)
-        x2 = ((e2 >> b16) & freq_mask) * (x2 >> scale_bits) + (e2 >> b33)
-        x3 = ((e3 >> b16) & freq_mask) * (x3 >> scale_bits) + (e3 >> b33)
-        if x0 < low_word:
-            x0 = (x0 << b32) | uint64(words[min(pos, last)])
-            pos += one
-        if x1 < low_word:
-            x1 = (x1 << b32) | uint64(words[min(pos, last)])
-            pos += one
-        if x2 < low_word:
-            x2 = (x2 << b32) | uint64(words[min(pos, last)])
-            pos += one
-        if x3 < low_word:
-            x3 = (x3 << b32) | uint64(words[min(pos, last)])
-            pos += one
-        # the tails of the four values: written out, as the calls above would be slow
-        t0 = t1 = t2 = t3 = uint64(0)
-        if byte_planes == 2:
-            t0 = uint64(low[i]) | (uint64(high[i]) << b8)
-            t1 = uint64(low[i + one]) | (uint64(high[i + one]) << b8)
-            t2 = uint64(low[i + two]) | (uint64(high[i + two]) << b8)
-            t3 = uint64(low[i + three]) | (uint64(high[i + three]) << b8)
-        elif byte_planes == 1:
-            t0, t1, t2, t3 = uint64(low[i]), uint64(low[i + one]), uint64(low[i + two]), uint64(low[i + three])
-        if nibbles:
-            na = uint64(nibble_plane[i >> one])
-            nb = uint64(nibble_plane[(i >> one) + one])
-            t0 |= (na & nibble_mask) << nibble_shift
-            t1 |= (na >> uint64(4)) << nibble_shift
-            t2 |= (nb & nibble_mask) << nibble_shift
-            t3 |= (nb >> uint64(4)) << nibble_shift
-        out[i] = ((e0 & symbol_mask) << head_shift) | t0
-        out[i + one] = ((e1 & symbol_mask) << head_shift) | t1
-        out[i + two] = ((e2 & symbol_mask) << head_shift) | t2
-        out[i + three] = ((e3 & symbol_mask) << head_shift) | t3
-    i = first + 4 * rounds  # the last 0-3 values belong to lanes 0, 1, 2 in turn
-    lanes = (x0, x1, x2)
-    for k in range(first + count - i):
-        value = (np.int64(slots[lanes[k] & mask]) & 0xFFFF) << shift
-        if byte_planes >= 1:
-            value |= np.int64(low[i + k])
-        if byte_planes == 2:
-            value |= np.int64(high[i + k]) << 8
-        if nibbles:
-            value |= ((np.int64(nibble_plane[(i + k) >> 1]) >> (((i + k) & 1) << 2)) & 0xF) << (8 * byte_planes)
-        out[i + k] = value
+            rans.decode_block(words, state, table, heads, size)
+        if byte_planes <= 2:
+            join_near(out, start, size, heads, shift, low, high, byte_planes, nibble_plane)
+        else:
+            join_tails(out, start, size, heads, shift, planes, nibble_plane)
 
 
 @njit(cache=True, nogil=True)

@@ -16,7 +16,8 @@ Payload, all integers little-endian, varints LEB128:
            16, the encoder's choice) | varint length + zstd(gaps between used symbols,
            u16, or u32 for the pairs' 18-bit symbols; then u16 frequencies)  [sum 2**S]
     varint segment count S, then S varints: words in each segment
-    segments: uint32 words (rANS, ``arzip.coding.rans``; the pair layout's: ``pairs``)
+    segments: uint32 words (rANS on eight lanes: ``arzip.coding.rans``), coding the heads
+           (the pair layout: the pair symbols of ``pairs``)
     tail planes (byte planes low to high, then the nibble plane if K leaves one; the
            pair layout: one plane of 7-bit tails):
            u8 mode (0 raw, 1 zstd, 2 zeros) | varint stored length | bytes
@@ -56,7 +57,6 @@ def _pairs():
 
     return pairs
 
-_MIN_SEGMENT_WORDS = 8  # every rANS segment opens with its rans.LANES (4) states, two words each
 SEGMENT_VALUES = 1 << 18  # even, so that a segment owns whole bytes of the nibble plane
 _RAW, _ZSTD, _ZEROS = 0, 1, 2
 _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
@@ -99,11 +99,16 @@ class _Table:
     def starts(self) -> np.ndarray:
         return self._dense_arrays()[1]
 
-    def slots(self, symbol_bits: int) -> np.ndarray:
-        """The decoder's slot table (``arzip.coding.rans.slots_of``; its symbol field of
-        ``symbol_bits``, at least 16)."""
+    def slots(self) -> np.ndarray:
+        """The decoder's slot table (``arzip.coding.rans.slots_of``)."""
         rans, _ = _numba()
-        return rans.slots_of(self.symbols, self.frequencies, self.scale_bits, symbol_bits)
+        return rans.slots_of(self.symbols, self.frequencies, self.scale_bits)
+
+    def reciprocals(self) -> np.ndarray:
+        """The encoder's 1 / freq of each symbol (``arzip.coding.rans.encode``)."""
+        inverse = np.zeros(self.size)
+        inverse[self.symbols] = 1.0 / self.frequencies
+        return inverse
 
     @classmethod
     def from_counts(cls, counts: np.ndarray, raw_bytes: int) -> _Table:
@@ -268,6 +273,7 @@ def encode_parts(chunk: bytes | memoryview, width_bytes: int, threads: int = 1) 
     head_bits = layout
     byte_planes, nibbles = planes.tail_layout(width_bits, head_bits)
     table = _Table.from_counts(planes.head_histogram(top, head_bits), len(values) * width_bytes)
+    inverse = table.reciprocals() if table.single is None else np.zeros(0)
     tail_planes = np.empty((byte_planes, n), dtype=np.uint8)
     nibble_plane = np.zeros((n + 1) // 2 if nibbles else 0, dtype=np.uint8)
 
@@ -277,7 +283,7 @@ def encode_parts(chunk: bytes | memoryview, width_bytes: int, threads: int = 1) 
         if table.single is not None:
             return None
         return rans.encode(
-            values[first : first + count], table.freqs, table.starts, width_bits - head_bits, table.scale_bits
+            values[first : first + count], table.freqs, table.starts, inverse, width_bits - head_bits, table.scale_bits
         )
 
     words = [w for w in _pool_map(split_and_code, segments, threads) if w is not None]
@@ -305,13 +311,13 @@ def _encode_pairs(values: np.ndarray, segments: list, threads: int) -> list:
     pieces = [symbols[first : first + step] for first in range(0, symbols.shape[0], step)]
     table = _Table.from_counts(np.sum(_pool_map(pairs.histogram, pieces, threads), axis=0), 2 * n)
 
-    inverse = np.zeros(table.size)
-    inverse[table.symbols] = 1.0 / table.frequencies
+    inverse = table.reciprocals() if table.single is None else np.zeros(0)
+    rans, _ = _numba()
 
     def code(segment: tuple[int, int]) -> np.ndarray:
         first, count = segment
         chunk = symbols[first // 2 : (first + count + 1) // 2]
-        return pairs.encode(chunk, table.freqs, table.starts, inverse, table.scale_bits)
+        return rans.encode(chunk, table.freqs, table.starts, inverse, 0, table.scale_bits)
 
     words = [] if table.single is not None else _pool_map(code, segments, threads)
     return _frame_parts(2, pairs.LAYOUT, n, table, words, [tails])
@@ -326,7 +332,7 @@ class _Frame:
     """A parsed tensor payload, ready to decode segment by segment."""
 
     def __init__(self, payload: bytes | memoryview, raw_size: int, target: np.ndarray | None = None) -> None:
-        _, planes = _numba()
+        rans, planes = _numba()
         buffer = np.frombuffer(payload, dtype=np.uint8)
         cur = _Cursor(payload)
         try:
@@ -347,7 +353,7 @@ class _Frame:
             if cur.varint() != len(coded):
                 raise FormatError("corrupt .arz file: bad tensor frame")
             word_counts = [cur.varint() for _ in coded]
-            if any(count < _MIN_SEGMENT_WORDS for count in word_counts):
+            if any(count < rans.MIN_WORDS for count in word_counts):
                 raise FormatError("corrupt .arz file: bad tensor frame")  # every segment starts with its states
             self.words = []
             for count in word_counts:
@@ -375,36 +381,30 @@ class _Frame:
         return [(self, i) for i in range(len(self.segments))]
 
     def decode_segment(self, index: int) -> None:
-        _, planes = _numba()
+        rans, planes = _numba()
         first, count = self.segments[index]
         single = -1 if self.table.single is None else self.table.single
+        words = self.words[index] if single < 0 else np.zeros(0, dtype=np.uint32)
+        if single < 0 and not rans.lanes_valid(words):
+            raise FormatError("corrupt .arz file: bad tensor frame")
         if self.paired:
-            words = self.words[index] if single < 0 else np.zeros(0, dtype=np.uint32)
-            if single < 0 and not _pairs().lanes_valid(words):
-                raise FormatError("corrupt .arz file: bad tensor frame")
             _pairs().decode(words, self.slots, single, self.out, first, count, self.byte_planes[0])
             return
-        shift = 8 * self.width_bytes - self.head_bits
-        if self.tail is None:  # the common layouts: heads and tails joined in one pass
-            empty = np.zeros(0, dtype=np.uint8)
-            low, high = (self.byte_planes + [empty, empty])[:2]
-            planes.decode_joined(
-                self.words[index], self.slots, self.out, first, count, shift, low, high,
-                len(self.byte_planes), self.nibble_plane,
-            )
-            return
-        words = self.words[index] if self.table.single is None else np.zeros(0, dtype=np.uint32)
+        empty = np.zeros(0, dtype=np.uint8)
+        low, high = (self.byte_planes + [empty, empty])[:2]
         planes.decode_segment(
-            words, self.slots, single, self.out, first, count, shift, self.tail, self.nibble_plane
+            words, self.slots, single, self.out, first, count, 8 * self.width_bytes - self.head_bits,
+            low, high, len(self.byte_planes), self.nibble_plane, self.tail,
         )
 
     def prepare(self) -> None:
         if self.table.single is None:
-            self.slots = self.table.slots(max(16, self.symbol_bits))
+            self.slots = self.table.slots()
         else:
             self.slots = np.zeros(0, dtype=np.int64)
-        joined = self.paired or (self.table.single is None and len(self.byte_planes) <= 2)
-        self.tail = None if joined else _flat(self.byte_planes, self.count)
+        # more than two byte planes (64-bit values): the general join reads them from one array
+        near = self.paired or len(self.byte_planes) <= 2
+        self.tail = np.zeros(0, dtype=np.uint8) if near else _flat(self.byte_planes, self.count)
 
     def result(self) -> memoryview | np.ndarray:
         if self.target is not None:
