@@ -15,7 +15,7 @@ from arzip.errors import ArzipError, ExitCode, FormatError, ModelError
 from arzip.weights import compress_weights, extract, load, load_tensor
 from arzip.weights import pairs, planes
 from arzip.weights.archive import WeightsArchive
-from arzip.weights.tensor_codec import decode_values, encode_values
+from arzip.weights.tensor_codec import SEGMENT_VALUES, decode_values, encode_parts, encode_values
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 
@@ -111,6 +111,20 @@ def test_tensor_codec_layouts_follow_the_data():
     payload = encode_values(one_head.tobytes(), 2)
     assert payload[1] == pairs.LAYOUT and len(payload) < one_head.size * 7 / 8 + 100
     assert bytes(decode_values(payload, one_head.nbytes, threads=2)) == one_head.tobytes()
+
+
+def test_pair_layout_round_trips_odd_and_short_tensors():
+    # odd counts (the last head paired with the smallest head that occurs), one segment
+    # and several, a last value whose head occurs nowhere else
+    for n, seed in ((2, 1), (3, 2), (17, 3), (8_191, 4), (SEGMENT_VALUES + 3, 5)):
+        values = gaussian((n,), seed).astype(ml_dtypes.bfloat16)
+        values[-1] = ml_dtypes.bfloat16(3.0e4)
+        raw = values.tobytes()
+        payload = bytes(b"".join(encode_parts(raw, 2, threads=2)))
+        assert payload == encode_values(raw, 2)  # threads do not change the bytes
+        if n > SEGMENT_VALUES:
+            assert payload[1] == pairs.LAYOUT
+        assert bytes(decode_values(payload, len(raw), threads=2)) == raw
 
 
 def test_archive_round_trip_dedup_and_arzip_d(checkpoint, tmp_path):

@@ -8,7 +8,8 @@ random, at seven bits each (value i at bit 7i of the tail plane, least significa
 bit first). One decoding step yields two values. On real checkpoints this costs
 about 0.2% of the file more than modelling the top 12 bits together and decodes
 about twice as fast: half as many rANS steps, from a table of a few thousand pair
-symbols. An odd last value is paired with head 0, which the decoder drops.
+symbols. An odd last value is paired with any head (the encoder takes the smallest
+that occurs), which the decoder drops.
 
 The pair symbols of a segment are coded by ``arzip.coding.rans`` (eight lanes, each
 with its own word stream), as the heads of the top-K layouts are.
@@ -50,10 +51,33 @@ def _tail(v: int) -> int:
     return ((v >> 9) & 0x40) | (v & 0x3F)
 
 
+def dense_heads(heads: np.ndarray) -> np.ndarray:
+    """For each of the 512 heads, its rank among the heads that occur (``heads``: the
+    head counts): the encoder numbers pairs ``rank_a * H + rank_b`` over the H heads that
+    occur, so that its histogram and tables have H * H entries (a few thousand, in
+    the L1 cache) rather than 2**18."""
+    dense = np.zeros(1 << HEAD_BITS, dtype=np.int64)
+    used = np.flatnonzero(heads)
+    dense[used] = np.arange(used.shape[0])
+    return dense
+
+
+def pair_symbols(used_heads: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """The pair symbols ``head_a << 9 | head_b`` of pair ranks (ascending ranks give
+    ascending symbols)."""
+    width = used_heads.shape[0]
+    return (used_heads[ranks // width] << HEAD_BITS) | used_heads[ranks % width]
+
+
 @njit(cache=True, nogil=True)
-def split(values: np.ndarray, first: int, count: int, pairs: np.ndarray, tails: np.ndarray) -> None:
-    """pairs[(first + k) // 2] and the tails of values first + k, for k < count (``first``
-    a multiple of 8: eight tails fill seven bytes)."""
+def split(
+    values: np.ndarray, first: int, count: int, dense: np.ndarray, width: int, pairs: np.ndarray,
+    tails: np.ndarray, counts: np.ndarray,
+) -> None:
+    """pairs[(first + k) // 2] (as ranks: ``dense_heads``, over ``width`` heads) and
+    the tails of values first + k, for k < count (``first`` a multiple of 8: eight tails
+    fill seven bytes); ``counts`` gets the histogram of these pairs' ranks. An odd last
+    value is paired with rank 0 (the smallest head that occurs)."""
     full = count // 8
     for g in range(full):  # whole groups of eight values, unrolled
         i = first + 8 * g
@@ -62,7 +86,9 @@ def split(values: np.ndarray, first: int, count: int, pairs: np.ndarray, tails: 
             a = np.int64(values[i + 2 * k])
             b = np.int64(values[i + 2 * k + 1])
             group |= (_tail(a) | (_tail(b) << TAIL_BITS)) << (2 * TAIL_BITS * k)
-            pairs[(i >> 1) + k] = (((a >> HEAD_SHIFT) & 0x1FF) << HEAD_BITS) | ((b >> HEAD_SHIFT) & 0x1FF)
+            rank = dense[(a >> HEAD_SHIFT) & 0x1FF] * width + dense[(b >> HEAD_SHIFT) & 0x1FF]
+            pairs[(i >> 1) + k] = rank
+            counts[rank] += 1
         at = (TAIL_BITS * i) >> 3
         for b in range(7):
             tails[at + b] = (group >> (8 * b)) & 0xFF
@@ -73,22 +99,16 @@ def split(values: np.ndarray, first: int, count: int, pairs: np.ndarray, tails: 
     for k in range(size):
         v = np.int64(values[i + k])
         group |= _tail(v) << (TAIL_BITS * k)
-        head = (v >> HEAD_SHIFT) & 0x1FF
+        rank = dense[(v >> HEAD_SHIFT) & 0x1FF]
         if (k & 1) == 0:
-            pairs[(i + k) >> 1] = head << HEAD_BITS
+            pairs[(i + k) >> 1] = rank * width
         else:
-            pairs[(i + k) >> 1] |= head
+            pairs[(i + k) >> 1] += rank
+    for k in range(0, size, 2):
+        counts[pairs[(i + k) >> 1]] += 1
     at = (TAIL_BITS * i) >> 3
     for b in range((TAIL_BITS * size + 7) >> 3):
         tails[at + b] = (group >> (8 * b)) & 0xFF
-
-
-@njit(cache=True, nogil=True)
-def histogram(pairs: np.ndarray) -> np.ndarray:
-    counts = np.zeros(1 << SYMBOL_BITS, dtype=np.int64)
-    for i in range(pairs.shape[0]):
-        counts[np.int64(pairs[i])] += 1
-    return counts
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -71,7 +71,7 @@ def choose_head_bits(top: np.ndarray, count: int, width_bits: int) -> int:
     return min(head_bits_choices(width_bits), key=lambda k: _head_cost(top, count, width_bits, k))
 
 
-PAIR_SLACK = 0.01  # the exponent-pair layout wins when it costs at most 1% more than the smallest
+PAIR_SLACK = 0.03  # the exponent-pair layout wins when it costs at most 3% more than the smallest
 
 
 def choose_layout(top: np.ndarray, count: int, width_bits: int) -> int:

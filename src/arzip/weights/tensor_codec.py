@@ -112,14 +112,19 @@ class _Table:
 
     @classmethod
     def from_counts(cls, counts: np.ndarray, raw_bytes: int) -> _Table:
-        """The table for these head counts: at the coarsest scale of SMALL_SCALES (a faster
-        decoder) whose frequencies cost at most SMALL_SCALE_COST of ``raw_bytes`` more."""
+        """The table for these head counts (see :meth:`from_used`)."""
         used = np.flatnonzero(counts)
+        return cls.from_used(counts.shape[0], used, counts[used], raw_bytes)
+
+    @classmethod
+    def from_used(cls, size: int, used: np.ndarray, used_counts: np.ndarray, raw_bytes: int) -> _Table:
+        """The table over ``size`` symbols for the counts of the ``used`` ones (ascending,
+        all counts > 0): at the coarsest scale of SMALL_SCALES (a faster decoder) whose
+        frequencies cost at most SMALL_SCALE_COST of ``raw_bytes`` more."""
         if used.shape[0] == 1:
-            return cls(counts.shape[0], used, np.array([1 << SCALE_BITS]), SCALE_BITS)
+            return cls(size, used, np.array([1 << SCALE_BITS]), SCALE_BITS)
         from ..coding.frequencies import frequency_table
 
-        used_counts = counts[used]
         fine = frequency_table(used_counts, SCALE_BITS)
         for scale_bits, most_symbols in SMALL_SCALES:  # the coarsest that costs little
             if used.shape[0] > most_symbols:
@@ -127,8 +132,8 @@ class _Table:
             coarse = frequency_table(used_counts, scale_bits)
             extra_bits = float(used_counts @ (np.log2(fine / coarse) + (scale_bits - SCALE_BITS)))
             if extra_bits <= 8 * SMALL_SCALE_COST * raw_bytes:
-                return cls(counts.shape[0], used, coarse.astype(np.int64), scale_bits)
-        return cls(counts.shape[0], used, fine.astype(np.int64), SCALE_BITS)
+                return cls(size, used, coarse.astype(np.int64), scale_bits)
+        return cls(size, used, fine.astype(np.int64), SCALE_BITS)
 
     def to_bytes(self) -> bytes:
         import zstandard
@@ -269,7 +274,7 @@ def encode_parts(chunk: bytes | memoryview, width_bytes: int, threads: int = 1) 
         top = tops[0] if tops else np.zeros(1 << min(16, width_bits), dtype=np.int64)
     layout = planes.choose_layout(top, n, width_bits)
     if layout == _pairs().LAYOUT:
-        return _encode_pairs(values, segments, threads)
+        return _encode_pairs(values, segments, threads, top)
     head_bits = layout
     byte_planes, nibbles = planes.tail_layout(width_bits, head_bits)
     table = _Table.from_counts(planes.head_histogram(top, head_bits), len(values) * width_bytes)
@@ -300,27 +305,42 @@ def _frame_parts(width_bytes: int, layout: int, n: int, table: _Table, words: li
     return parts
 
 
-def _encode_pairs(values: np.ndarray, segments: list, threads: int) -> list:
-    """The payload in the exponent-pair layout (``pairs``): 16-bit values only."""
+def _encode_pairs(values: np.ndarray, segments: list, threads: int, top: np.ndarray) -> list:
+    """The payload in the exponent-pair layout (``pairs``): 16-bit values only. The
+    encoder works on pair ranks over the heads that occur (``pairs.dense_heads``): its
+    histogram and coding arrays have a few thousand entries, not 2**18."""
     pairs = _pairs()
     n = values.shape[0]
-    symbols = np.empty((n + 1) // 2, dtype=np.uint32)
+    heads = pairs.head_counts(top)
+    used_heads = np.flatnonzero(heads)
+    dense, width = pairs.dense_heads(heads), used_heads.shape[0]
+    ranks = np.empty((n + 1) // 2, dtype=np.uint32)
     tails = np.empty(pairs.tail_bytes(n), dtype=np.uint8)
-    _pool_map(lambda seg: pairs.split(values, seg[0], seg[1], symbols, tails), segments, threads)
-    step = -(-symbols.shape[0] // threads)
-    pieces = [symbols[first : first + step] for first in range(0, symbols.shape[0], step)]
-    table = _Table.from_counts(np.sum(_pool_map(pairs.histogram, pieces, threads), axis=0), 2 * n)
 
-    inverse = table.reciprocals() if table.single is None else np.zeros(0)
+    def split(segment: tuple[int, int]) -> np.ndarray:
+        counts = np.zeros(width * width, dtype=np.int64)
+        pairs.split(values, segment[0], segment[1], dense, width, ranks, tails, counts)
+        return counts
+
+    counts = np.sum(_pool_map(split, segments, threads), axis=0)
+    used_ranks = np.flatnonzero(counts)
+    size = 1 << pairs.SYMBOL_BITS
+    table = _Table.from_used(size, pairs.pair_symbols(used_heads, used_ranks), counts[used_ranks], 2 * n)
+    if table.single is not None:
+        return _frame_parts(2, pairs.LAYOUT, n, table, [], [tails])
     rans, _ = _numba()
+    freqs = np.zeros(width * width, dtype=np.int64)
+    freqs[used_ranks] = table.frequencies  # ascending ranks are ascending symbols
+    starts = np.zeros(width * width, dtype=np.int64)
+    starts[used_ranks] = np.cumsum(table.frequencies) - table.frequencies
+    inverse = np.zeros(width * width)
+    inverse[used_ranks] = 1.0 / table.frequencies
 
     def code(segment: tuple[int, int]) -> np.ndarray:
         first, count = segment
-        chunk = symbols[first // 2 : (first + count + 1) // 2]
-        return rans.encode(chunk, table.freqs, table.starts, inverse, 0, table.scale_bits)
+        return rans.encode(ranks[first // 2 : (first + count + 1) // 2], freqs, starts, inverse, 0, table.scale_bits)
 
-    words = [] if table.single is not None else _pool_map(code, segments, threads)
-    return _frame_parts(2, pairs.LAYOUT, n, table, words, [tails])
+    return _frame_parts(2, pairs.LAYOUT, n, table, _pool_map(code, segments, threads), [tails])
 
 
 def encode_values(chunk: bytes | memoryview, width_bytes: int, threads: int = 1) -> bytes:
