@@ -93,38 +93,56 @@ def test_tensor_codec_reaches_the_entropy_of_the_exponents():
     values = gaussian((1 << 20,), 11).astype(ml_dtypes.bfloat16)
     payload = encode_values(values.tobytes(), 2)
     bits = values.view(np.uint16)
-    assert payload[1] == pairs.LAYOUT  # bf16: the exponent-pair layout
+    assert payload[1] == pairs.BF16.layout  # bf16: the exponent-pair layout
     # its 9-bit heads (exponent, top mantissa bit) + 7 raw bits each
     heads_and_raw_tails = _entropy_bytes((bits >> 6) & 0x1FF) + bits.size * 7 / 8
     assert len(payload) < heads_and_raw_tails * 1.003
-    # within PAIR_SLACK of the 12-bit heads (sign, exponent, 3 mantissa bits) + 4 raw bits each
-    assert len(payload) < (_entropy_bytes(bits >> 4) + bits.size / 2) * (1 + planes.PAIR_SLACK) * 1.003
+    # within the bf16 kind's slack of the 12-bit heads (sign, exponent, 3 mantissa bits) + 4 raw bits each
+    assert len(payload) < (_entropy_bytes(bits >> 4) + bits.size / 2) * (1 + pairs.BF16.slack) * 1.003
 
 
 def test_tensor_codec_layouts_follow_the_data():
     rng = np.random.default_rng(5)
     fp16 = encode_values(gaussian((1 << 16,), 5).astype(np.float16).tobytes(), 2)
-    assert fp16[1] in (8, 12, 16)  # fp16's exponent is not where bf16's is
+    assert fp16[1] != pairs.BF16.layout  # fp16's exponent is not where bf16's is
+    # 16-bit values whose bits 8..14 and 6..14 take too many values: a top-K layout
+    spread = encode_values((rng.standard_normal(1 << 16) * 3000).astype(np.int16).tobytes(), 2)
+    assert spread[1] in (8, 12, 16)
     # one head (exponent 0, top mantissa bit 0), random signs and low mantissas: a one-symbol
     # pair table, only the 7-bit tails stored
     one_head = (rng.choice([-1.0, 1.0], 70_000) * (1 + 0.49 * rng.random(70_000))).astype(ml_dtypes.bfloat16)
     payload = encode_values(one_head.tobytes(), 2)
-    assert payload[1] == pairs.LAYOUT and len(payload) < one_head.size * 7 / 8 + 100
+    assert payload[1] == pairs.BF16.layout and len(payload) < one_head.size * 7 / 8 + 100
     assert bytes(decode_values(payload, one_head.nbytes, threads=2)) == one_head.tobytes()
 
 
 def test_pair_layout_round_trips_odd_and_short_tensors():
     # odd counts (the last head paired with the smallest head that occurs), one segment
     # and several, a last value whose head occurs nowhere else
-    for n, seed in ((2, 1), (3, 2), (17, 3), (8_191, 4), (SEGMENT_VALUES + 3, 5)):
-        values = gaussian((n,), seed).astype(ml_dtypes.bfloat16)
-        values[-1] = ml_dtypes.bfloat16(3.0e4)
-        raw = values.tobytes()
-        payload = bytes(b"".join(encode_parts(raw, 2, threads=2)))
-        assert payload == encode_values(raw, 2)  # threads do not change the bytes
-        if n > SEGMENT_VALUES:
-            assert payload[1] == pairs.LAYOUT
-        assert bytes(decode_values(payload, len(raw), threads=2)) == raw
+    for dtype, kind in ((ml_dtypes.bfloat16, pairs.BF16), (np.float16, pairs.FP16)):
+        for n, seed in ((2, 1), (3, 2), (17, 3), (8_191, 4), (SEGMENT_VALUES + 3, 5)):
+            values = gaussian((n,), seed).astype(dtype)
+            values[-1] = dtype(3.0e4)
+            raw = values.tobytes()
+            payload = bytes(b"".join(encode_parts(raw, 2, threads=2)))
+            assert payload == encode_values(raw, 2)  # threads do not change the bytes
+            if n > SEGMENT_VALUES and kind is pairs.BF16:
+                assert payload[1] == kind.layout
+            assert bytes(decode_values(payload, len(raw), threads=2)) == raw
+
+
+def test_fp16_pair_layout_round_trips():
+    # the float16 kind, written directly (the encoder takes it only where it costs nothing)
+    from arzip.weights import tensor_codec
+
+    for n, seed in ((1, 1), (3, 2), (17, 3), (SEGMENT_VALUES + 5, 4)):
+        values = gaussian((n,), seed).astype(np.float16)
+        bits = values.view(np.uint16)
+        top = planes.top_histogram(bits, 16)
+        parts = tensor_codec._encode_pairs(bits, tensor_codec._segments(n), 2, top, pairs.FP16)
+        payload = b"".join(bytes(p) for p in parts)
+        assert payload[1] == pairs.FP16.layout
+        assert bytes(decode_values(payload, 2 * n, threads=2)) == values.tobytes()
 
 
 def test_archive_round_trip_dedup_and_arzip_d(checkpoint, tmp_path):

@@ -117,6 +117,20 @@ def push(x: int, freq: int, inverse: float, start: int, scale_bits: int) -> int:
     return (q << scale_bits) + m + start
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _encode_step(x, top, s, freqs, starts, inverse, streams, bound, scale_bits):
+    """One symbol into a lane's state ``x``, whose stream is written downwards from
+    ``top``. No branch: the low word is always stored below the top, which moves down
+    (and the state right) only when the state must renormalise; a stored word the top
+    did not pass is overwritten by the next one, or lies outside the output."""
+    f = freqs[s]
+    emit = np.int64(x >= bound * f)
+    streams[top - 1] = x & _WORD_MASK
+    top -= emit
+    x >>= _WORD_BITS * emit
+    return push(x, f, inverse[s], starts[s], scale_bits), top
+
+
 @njit(cache=True, nogil=True)
 def encode(
     symbols: np.ndarray,
@@ -138,18 +152,27 @@ def encode(
     states = np.full(LANES, _LOW, dtype=np.int64)
     for lane in range(LANES):
         tops[lane] = (lane + 1) * capacity
-    # backwards over the symbols, the eight lanes in turn, so that their independent
-    # chains overlap in the CPU
-    for i in range(n - 1, -1, -1):
+    # backwards over the symbols; first the last n % 8, then whole groups of eight, the
+    # eight lanes' states in registers so that their independent chains overlap
+    full = n - n % LANES
+    for i in range(n - 1, full - 1, -1):
         lane = i & (LANES - 1)
-        s = np.int64(symbols[i] >> shift)
-        f = freqs[s]
-        x = states[lane]
-        if x >= bound * f:
-            tops[lane] -= 1
-            streams[tops[lane]] = x & _WORD_MASK
-            x >>= _WORD_BITS
-        states[lane] = push(x, f, inverse[s], starts[s], scale_bits)
+        states[lane], tops[lane] = _encode_step(
+            states[lane], tops[lane], np.int64(symbols[i] >> shift), freqs, starts, inverse, streams, bound, scale_bits
+        )
+    x0, x1, x2, x3, x4, x5, x6, x7 = states[0], states[1], states[2], states[3], states[4], states[5], states[6], states[7]
+    t0, t1, t2, t3, t4, t5, t6, t7 = tops[0], tops[1], tops[2], tops[3], tops[4], tops[5], tops[6], tops[7]
+    for i in range(full - LANES, -1, -LANES):
+        x7, t7 = _encode_step(x7, t7, np.int64(symbols[i + 7] >> shift), freqs, starts, inverse, streams, bound, scale_bits)
+        x6, t6 = _encode_step(x6, t6, np.int64(symbols[i + 6] >> shift), freqs, starts, inverse, streams, bound, scale_bits)
+        x5, t5 = _encode_step(x5, t5, np.int64(symbols[i + 5] >> shift), freqs, starts, inverse, streams, bound, scale_bits)
+        x4, t4 = _encode_step(x4, t4, np.int64(symbols[i + 4] >> shift), freqs, starts, inverse, streams, bound, scale_bits)
+        x3, t3 = _encode_step(x3, t3, np.int64(symbols[i + 3] >> shift), freqs, starts, inverse, streams, bound, scale_bits)
+        x2, t2 = _encode_step(x2, t2, np.int64(symbols[i + 2] >> shift), freqs, starts, inverse, streams, bound, scale_bits)
+        x1, t1 = _encode_step(x1, t1, np.int64(symbols[i + 1] >> shift), freqs, starts, inverse, streams, bound, scale_bits)
+        x0, t0 = _encode_step(x0, t0, np.int64(symbols[i] >> shift), freqs, starts, inverse, streams, bound, scale_bits)
+    states[0], states[1], states[2], states[3], states[4], states[5], states[6], states[7] = x0, x1, x2, x3, x4, x5, x6, x7
+    tops[0], tops[1], tops[2], tops[3], tops[4], tops[5], tops[6], tops[7] = t0, t1, t2, t3, t4, t5, t6, t7
     total = LANES
     for lane in range(LANES):
         x = states[lane]

@@ -1,23 +1,32 @@
-"""The exponent-pair layout of the ``tensor`` codec: bfloat16 weights at twice the decoding speed.
+"""The exponent-pair layouts of the ``tensor`` codec: 16-bit weights at twice the decoding speed.
 
-What it does: cuts each 16-bit value into a 9-bit head, its bfloat16 exponent (bits
-7..14) and top mantissa bit (bit 6), and a 7-bit tail, the sign (bit 15) and the six
-mantissa bits below (bits 0..5); codes the heads of two neighbouring values as one
-18-bit symbol, ``head_a << 9 | head_b``, with static rANS; and packs the tails, near
-random, at seven bits each (value i at bit 7i of the tail plane, least significant
-bit first). One decoding step yields two values. On real checkpoints this costs
-about 0.2% of the file more than modelling the top 12 bits together and decodes
-about twice as fast: half as many rANS steps, from a table of a few thousand pair
-symbols. An odd last value is paired with any head (the encoder takes the smallest
-that occurs), which the decoder drops.
+What it does: cuts each 16-bit value into a head, its exponent and top mantissa bits,
+and a tail, the sign and the mantissa bits below; codes the heads of two neighbouring
+values as one symbol, ``head_a << H | head_b``, with static rANS; and stores the
+tails, near random, apart. One decoding step yields two values. Two kinds:
+
+- bfloat16 (layout 0x88): the head is bits 6..14 (exponent, top mantissa bit; H = 9),
+  the tail bit 15 and bits 0..5, packed at seven bits each (value i at bit 7i of the
+  tail plane, least significant bit first);
+- float16 (layout 0x89): the head is bits 8..14 (exponent, top two mantissa bits;
+  H = 7), the tail the low byte (a plane of one byte a value) and the sign (a plane of
+  one bit a value: value i at bit i % 8 of byte i // 8).
+
+On real checkpoints this costs at most a few tenths of a percent of the file more
+than modelling the top 12 or 16 bits together (float16: nothing measurable) and
+decodes about twice as fast: half as many rANS steps, from a table of a few thousand
+pair symbols. An odd last value is paired with any head (the encoder takes the
+smallest that occurs), which the decoder drops.
 
 The pair symbols of a segment are coded by ``arzip.coding.rans`` (eight lanes, each
 with its own word stream), as the heads of the top-K layouts are.
-What it does not do: decide when the layout pays (``planes.choose_layout``), store
+What it does not do: decide when a layout pays (``planes.choose_layout``), store
 tables or frames (``tensor_codec``), or handle widths other than 16 bits.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import uint64
@@ -25,59 +34,90 @@ from numba import uint64
 from ..coding import rans
 from ..jit import njit
 
-LAYOUT = 0x88  # the tensor frame's layout byte for exponent pairs (top-K layouts store K: 8, 12, 16)
-HEAD_SHIFT = 6  # bfloat16: sign 15, exponent 14..7, mantissa 6..0; the head is bits 6..14
-HEAD_BITS = 9
-SYMBOL_BITS = 2 * HEAD_BITS
-TAIL_BITS = 7
 BLOCK_PAIRS = 2048  # pair symbols decoded into a buffer that stays in the L1 cache (a multiple of rans.LANES)
 # at most 128 heads (so at most 16,384 pairs; in weights far fewer occur, a few thousand):
-# beyond that the values are not bfloat16 weights (fp16's bits 6..14 hold mantissa bits too)
+# beyond that the values are not weights of the kind (float16's bits 6..14 hold mantissa bits too)
 MAX_HEADS = 128
+TAIL_BITS = 7  # bfloat16 tails
 
 
-def head_counts(top: np.ndarray) -> np.ndarray:
-    """The 512 head counts from a histogram of all 2**16 values."""
-    heads = (np.arange(1 << 16) >> HEAD_SHIFT) & ((1 << HEAD_BITS) - 1)
-    return np.bincount(heads, weights=top, minlength=1 << HEAD_BITS).astype(np.int64)
+class Kind(NamedTuple):
+    """One pair layout: its layout byte and where its head sits (bits shift..14)."""
+
+    layout: int
+    shift: int
+    slack: float  # chosen when its estimated size is within this fraction of the best top-K layout's
+
+    @property
+    def head_bits(self) -> int:
+        return 15 - self.shift
+
+    @property
+    def symbol_bits(self) -> int:
+        return 2 * self.head_bits
+
+    def head_counts(self, top: np.ndarray) -> np.ndarray:
+        """The head counts from a histogram of all 2**16 values (a value is sign << 15 |
+        head << shift | low bits)."""
+        return top.reshape(2, 1 << self.head_bits, 1 << self.shift).sum(axis=(0, 2)).astype(np.int64)
+
+    def plane_sizes(self, count: int) -> list[int]:
+        """The sizes of the tail planes of ``count`` values."""
+        if self.shift == BF16.shift:
+            return [(TAIL_BITS * count + 7) // 8]
+        return [count, (count + 7) // 8]
+
+    def tail_bytes(self, count: int) -> int:
+        return sum(self.plane_sizes(count))
 
 
-def tail_bytes(count: int) -> int:
-    return (TAIL_BITS * count + 7) // 8
+BF16 = Kind(0x88, 6, 0.03)
+# float16: about 0.3% larger than top-K on real weights (its sign goes raw), so only where it costs nothing
+FP16 = Kind(0x89, 8, 0.0)
+KINDS = {kind.layout: kind for kind in (BF16, FP16)}
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _tail(v: int) -> int:
+    """A bfloat16 value's 7-bit tail: sign << 6 | low six bits."""
     return ((v >> 9) & 0x40) | (v & 0x3F)
 
 
 def dense_heads(heads: np.ndarray) -> np.ndarray:
-    """For each of the 512 heads, its rank among the heads that occur (``heads``: the
-    head counts): the encoder numbers pairs ``rank_a * H + rank_b`` over the H heads that
-    occur, so that its histogram and tables have H * H entries (a few thousand, in
-    the L1 cache) rather than 2**18."""
-    dense = np.zeros(1 << HEAD_BITS, dtype=np.int64)
+    """For each head, its rank among the heads that occur (``heads``: the head counts):
+    the encoder numbers pairs ``rank_a * W + rank_b`` over the W heads that occur, so
+    that its histogram and tables have W * W entries (a few thousand, in the L1 cache)
+    rather than 2**(2H)."""
+    dense = np.zeros(heads.shape[0], dtype=np.int64)
     used = np.flatnonzero(heads)
     dense[used] = np.arange(used.shape[0])
     return dense
 
 
-def pair_symbols(used_heads: np.ndarray, ranks: np.ndarray) -> np.ndarray:
-    """The pair symbols ``head_a << 9 | head_b`` of pair ranks (ascending ranks give
+def pair_symbols(used_heads: np.ndarray, ranks: np.ndarray, head_bits: int) -> np.ndarray:
+    """The pair symbols ``head_a << H | head_b`` of pair ranks (ascending ranks give
     ascending symbols)."""
     width = used_heads.shape[0]
-    return (used_heads[ranks // width] << HEAD_BITS) | used_heads[ranks % width]
+    return (used_heads[ranks // width] << head_bits) | used_heads[ranks % width]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _rank(v: int, dense: np.ndarray, shift: int) -> int:
+    return dense[(v >> shift) & ((1 << (15 - shift)) - 1)]
 
 
 @njit(cache=True, nogil=True)
 def split(
-    values: np.ndarray, first: int, count: int, dense: np.ndarray, width: int, pairs: np.ndarray,
-    tails: np.ndarray, counts: np.ndarray,
+    values: np.ndarray, first: int, count: int, shift: int, dense: np.ndarray, width: int, pairs: np.ndarray,
+    tails: np.ndarray, signs: np.ndarray, counts: np.ndarray,
 ) -> None:
-    """pairs[(first + k) // 2] (as ranks: ``dense_heads``, over ``width`` heads) and
-    the tails of values first + k, for k < count (``first`` a multiple of 8: eight tails
-    fill seven bytes); ``counts`` gets the histogram of these pairs' ranks. An odd last
-    value is paired with rank 0 (the smallest head that occurs)."""
+    """pairs[(first + k) // 2] (as ranks: ``dense_heads``, over ``width`` heads) and the
+    tails of values first + k, for k < count (``first`` a multiple of 8: eight tails
+    fill whole bytes), for the kind whose head starts at bit ``shift``: bfloat16's
+    7-bit tails into ``tails``, or float16's low bytes into ``tails`` and signs into
+    ``signs``. ``counts`` gets the histogram of these pairs' ranks. An odd last value
+    is paired with rank 0 (the smallest head that occurs)."""
+    bf16 = shift == 6
     full = count // 8
     for g in range(full):  # whole groups of eight values, unrolled
         i = first + 8 * g
@@ -85,41 +125,57 @@ def split(
         for k in range(4):
             a = np.int64(values[i + 2 * k])
             b = np.int64(values[i + 2 * k + 1])
-            group |= (_tail(a) | (_tail(b) << TAIL_BITS)) << (2 * TAIL_BITS * k)
-            rank = dense[(a >> HEAD_SHIFT) & 0x1FF] * width + dense[(b >> HEAD_SHIFT) & 0x1FF]
+            rank = _rank(a, dense, shift) * width + _rank(b, dense, shift)
             pairs[(i >> 1) + k] = rank
             counts[rank] += 1
-        at = (TAIL_BITS * i) >> 3
-        for b in range(7):
-            tails[at + b] = (group >> (8 * b)) & 0xFF
+            if bf16:
+                group |= (_tail(a) | (_tail(b) << TAIL_BITS)) << (2 * TAIL_BITS * k)
+            else:
+                group |= ((a >> 15) | ((b >> 15) << 1)) << (2 * k)
+                tails[i + 2 * k] = a & 0xFF
+                tails[i + 2 * k + 1] = b & 0xFF
+        if bf16:
+            at = (TAIL_BITS * i) >> 3
+            for b in range(7):
+                tails[at + b] = (group >> (8 * b)) & 0xFF
+        else:
+            signs[i >> 3] = group
     # the tensor's last 1-7 values
     i = first + 8 * full
     size = count - 8 * full
     group = np.int64(0)
     for k in range(size):
         v = np.int64(values[i + k])
-        group |= _tail(v) << (TAIL_BITS * k)
-        rank = dense[(v >> HEAD_SHIFT) & 0x1FF]
+        rank = _rank(v, dense, shift)
         if (k & 1) == 0:
             pairs[(i + k) >> 1] = rank * width
         else:
             pairs[(i + k) >> 1] += rank
+        if bf16:
+            group |= _tail(v) << (TAIL_BITS * k)
+        else:
+            group |= (v >> 15) << k
+            tails[i + k] = v & 0xFF
     for k in range(0, size, 2):
         counts[pairs[(i + k) >> 1]] += 1
-    at = (TAIL_BITS * i) >> 3
-    for b in range((TAIL_BITS * size + 7) >> 3):
-        tails[at + b] = (group >> (8 * b)) & 0xFF
+    if bf16:
+        at = (TAIL_BITS * i) >> 3
+        for b in range((TAIL_BITS * size + 7) >> 3):
+            tails[at + b] = (group >> (8 * b)) & 0xFF
+    elif size:
+        signs[i >> 3] = group
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _value(tail: int, head: int) -> int:
-    return ((tail & 0x40) << 9) | (head << HEAD_SHIFT) | (tail & 0x3F)
+    """A bfloat16 value from its 7-bit tail and 9-bit head."""
+    return ((tail & 0x40) << 9) | (head << 6) | (tail & 0x3F)
 
 
 @njit(cache=True, nogil=True)
-def _join(buf: np.ndarray, tails: np.ndarray, out: np.ndarray, start: int, values: int) -> None:
-    """out[start:start+values] from the pair symbols in ``buf`` and the packed tails
-    (``start`` a multiple of 8): a group of eight values from seven tail bytes."""
+def _join_bf16(buf: np.ndarray, tails: np.ndarray, out: np.ndarray, start: int, values: int) -> None:
+    """out[start:start+values] from the pair symbols in ``buf`` and the packed 7-bit
+    tails (``start`` a multiple of 8): a group of eight values from seven tail bytes."""
     b7, tail_mask, head_mask = uint64(TAIL_BITS), uint64(0x7F), uint64(0x1FF)
     b8, b9 = uint64(8), uint64(9)
     base = uint64(start)
@@ -144,16 +200,42 @@ def _join(buf: np.ndarray, tails: np.ndarray, out: np.ndarray, start: int, value
         if byte + 1 < tails.shape[0]:
             two |= np.int64(tails[byte + 1]) << 8
         p = np.int64(buf[k >> 1])
-        head = (p >> HEAD_BITS) if (k & 1) == 0 else p & 0x1FF
+        head = (p >> 9) if (k & 1) == 0 else p & 0x1FF
         out[start + k] = _value((two >> (bit & 7)) & 0x7F, head)
 
 
 @njit(cache=True, nogil=True)
+def _join_fp16(buf: np.ndarray, low: np.ndarray, signs: np.ndarray, out: np.ndarray, start: int, values: int) -> None:
+    """out[start:start+values] from the pair symbols in ``buf``, the low bytes and the
+    sign bits (``start`` a multiple of 8): a group of eight values from one sign byte."""
+    one, b7, b8, b15, head_mask = uint64(1), uint64(7), uint64(8), uint64(15), uint64(0x7F)
+    base = uint64(start)
+    for g in range(values // 8):
+        i = base + uint64(8 * g)
+        group = uint64(signs[i >> uint64(3)])
+        q = uint64(4 * g)
+        for k in range(4):
+            p = uint64(buf[q + uint64(k)])
+            j = i + uint64(2 * k)
+            s0 = (group >> uint64(2 * k)) & one
+            s1 = (group >> uint64(2 * k + 1)) & one
+            out[j] = (s0 << b15) | ((p >> b7) << b8) | uint64(low[j])
+            out[j + one] = (s1 << b15) | ((p & head_mask) << b8) | uint64(low[j + one])
+    for k in range(8 * (values // 8), values):  # the tensor's last 1-7 values
+        j = start + k
+        p = np.int64(buf[k >> 1])
+        head = (p >> 7) if (k & 1) == 0 else p & 0x7F
+        out[j] = (((np.int64(signs[j >> 3]) >> (j & 7)) & 1) << 15) | (head << 8) | np.int64(low[j])
+
+
+@njit(cache=True, nogil=True)
 def decode(
-    words: np.ndarray, table: np.ndarray, single: int, out: np.ndarray, first: int, count: int, tails: np.ndarray
+    words: np.ndarray, table: np.ndarray, single: int, out: np.ndarray, first: int, count: int, shift: int,
+    tails: np.ndarray, signs: np.ndarray,
 ) -> None:
-    """Decode out[first:first+count] (``first`` even): the segment's (count + 1) // 2 pair
-    symbols from its ``words`` (``arzip.coding.rans``; the caller has checked
+    """Decode out[first:first+count] (``first`` even) of the kind whose head starts at
+    bit ``shift`` (its tail planes as ``split`` writes them): the segment's (count + 1) // 2
+    pair symbols from its ``words`` (``arzip.coding.rans``; the caller has checked
     ``rans.lanes_valid``), or all equal to ``single`` when it is >= 0, block by block
     into an L1-sized buffer, each block then joined with its tails."""
     buf = np.empty(BLOCK_PAIRS, dtype=np.uint32)
@@ -167,4 +249,7 @@ def decode(
         m = min(BLOCK_PAIRS, pairs - done)
         if single < 0:
             rans.decode_block(words, state, table, buf, m)
-        _join(buf, tails, out, first + 2 * done, min(2 * m, count - 2 * done))
+        if shift == 6:
+            _join_bf16(buf, tails, out, first + 2 * done, min(2 * m, count - 2 * done))
+        else:
+            _join_fp16(buf, tails, signs, out, first + 2 * done, min(2 * m, count - 2 * done))

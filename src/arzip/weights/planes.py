@@ -71,28 +71,31 @@ def choose_head_bits(top: np.ndarray, count: int, width_bits: int) -> int:
     return min(head_bits_choices(width_bits), key=lambda k: _head_cost(top, count, width_bits, k))
 
 
-PAIR_SLACK = 0.03  # the exponent-pair layout wins when it costs at most 3% more than the smallest
 
 
 def choose_layout(top: np.ndarray, count: int, width_bits: int) -> int:
     """The frame's layout byte: the head width K of the smallest top-K layout, or, for
-    16-bit values whose bfloat16 exponents carry the redundancy (bfloat16), ``pairs.LAYOUT``
-    (decodes about twice as fast) when its estimated size is within PAIR_SLACK of it and
-    the values have few enough heads (``pairs.MAX_HEADS``)."""
+    16-bit values, the cheaper exponent-pair layout of ``pairs`` (bfloat16 or float16;
+    decodes about twice as fast) when its estimated size is within its kind's slack of it and
+    the values have few enough heads for it (``pairs.MAX_HEADS``)."""
     head_bits = choose_head_bits(top, count, width_bits)
     if width_bits != 16 or count < 2:
         return head_bits
     from . import pairs
 
-    heads = pairs.head_counts(top)
-    used = np.count_nonzero(heads)
-    if used > pairs.MAX_HEADS:
-        return head_bits  # not bfloat16 (fp16's bits there are exponent and mantissa both)
-    # two heads a symbol: about twice the entropy of one, over half as many symbols
-    table_bytes = min(used * used, count // 2) * TABLE_BYTES_PER_SYMBOL
-    pair_cost = _entropy_bits(heads) / 8 + table_bytes + pairs.tail_bytes(count)
-    if pair_cost <= _head_cost(top, count, width_bits, head_bits) * (1 + PAIR_SLACK):
-        return pairs.LAYOUT
+    costs = {}
+    for kind in pairs.KINDS.values():
+        heads = kind.head_counts(top)
+        used = np.count_nonzero(heads)
+        if used > pairs.MAX_HEADS:
+            continue  # not weights of the kind (float16's bits 6..14 are exponent and mantissa both)
+        # two heads a symbol: about twice the entropy of one, over half as many symbols
+        table_bytes = min(used * used, count // 2) * TABLE_BYTES_PER_SYMBOL
+        costs[kind.layout] = (_entropy_bits(heads) / 8 + table_bytes + kind.tail_bytes(count)) / (1 + kind.slack)
+    if costs:
+        layout = min(costs, key=costs.__getitem__)
+        if costs[layout] <= _head_cost(top, count, width_bits, head_bits):
+            return layout
     return head_bits
 
 

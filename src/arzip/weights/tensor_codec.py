@@ -10,8 +10,8 @@ reads no header and no other frame.
 What it does not do: decide which bytes are tensors (``archive`` does).
 
 Payload, all integers little-endian, varints LEB128:
-    u8 width_bytes (1, 2, 4 or 8) | u8 layout: head_bits K, or 0x88 (16-bit values only)
-           for the exponent-pair layout of ``pairs`` | varint value count n
+    u8 width_bytes (1, 2, 4 or 8) | u8 layout: head_bits K, or 0x88 / 0x89 (16-bit values only)
+           for the exponent-pair layouts of ``pairs`` | varint value count n
     table: varint used symbols u; u == 1: varint the symbol; else u8 scale S (14, 15 or
            16, the encoder's choice) | varint length + zstd(gaps between used symbols,
            u16, or u32 for the pairs' 18-bit symbols; then u16 frequencies)  [sum 2**S]
@@ -19,7 +19,7 @@ Payload, all integers little-endian, varints LEB128:
     segments: uint32 words (rANS on eight lanes: ``arzip.coding.rans``), coding the heads
            (the pair layout: the pair symbols of ``pairs``)
     tail planes (byte planes low to high, then the nibble plane if K leaves one; the
-           pair layout: one plane of 7-bit tails):
+           pair layouts: the planes of ``pairs.Kind.plane_sizes``):
            u8 mode (0 raw, 1 zstd, 2 zeros) | varint stored length | bytes
 """
 
@@ -273,8 +273,8 @@ def encode_parts(chunk: bytes | memoryview, width_bytes: int, threads: int = 1) 
     else:
         top = tops[0] if tops else np.zeros(1 << min(16, width_bits), dtype=np.int64)
     layout = planes.choose_layout(top, n, width_bits)
-    if layout == _pairs().LAYOUT:
-        return _encode_pairs(values, segments, threads, top)
+    if layout in _pairs().KINDS:
+        return _encode_pairs(values, segments, threads, top, _pairs().KINDS[layout])
     head_bits = layout
     byte_planes, nibbles = planes.tail_layout(width_bits, head_bits)
     table = _Table.from_counts(planes.head_histogram(top, head_bits), len(values) * width_bytes)
@@ -305,29 +305,30 @@ def _frame_parts(width_bytes: int, layout: int, n: int, table: _Table, words: li
     return parts
 
 
-def _encode_pairs(values: np.ndarray, segments: list, threads: int, top: np.ndarray) -> list:
-    """The payload in the exponent-pair layout (``pairs``): 16-bit values only. The
-    encoder works on pair ranks over the heads that occur (``pairs.dense_heads``): its
-    histogram and coding arrays have a few thousand entries, not 2**18."""
+def _encode_pairs(values: np.ndarray, segments: list, threads: int, top: np.ndarray, kind) -> list:
+    """The payload in an exponent-pair layout (``pairs``, its ``kind``): 16-bit values
+    only. The encoder works on pair ranks over the heads that occur (``pairs.dense_heads``):
+    its histogram and coding arrays have a few thousand entries, not 2**(2H)."""
     pairs = _pairs()
     n = values.shape[0]
-    heads = pairs.head_counts(top)
+    heads = kind.head_counts(top)
     used_heads = np.flatnonzero(heads)
     dense, width = pairs.dense_heads(heads), used_heads.shape[0]
-    ranks = np.empty((n + 1) // 2, dtype=np.uint32)
-    tails = np.empty(pairs.tail_bytes(n), dtype=np.uint8)
+    ranks = np.empty((n + 1) // 2, dtype=np.uint16)  # width <= MAX_HEADS: ranks < 2**14
+    tails = [np.empty(size, dtype=np.uint8) for size in kind.plane_sizes(n)]
+    signs = tails[1] if len(tails) > 1 else tails[0][:0]
 
     def split(segment: tuple[int, int]) -> np.ndarray:
         counts = np.zeros(width * width, dtype=np.int64)
-        pairs.split(values, segment[0], segment[1], dense, width, ranks, tails, counts)
+        pairs.split(values, segment[0], segment[1], kind.shift, dense, width, ranks, tails[0], signs, counts)
         return counts
 
     counts = np.sum(_pool_map(split, segments, threads), axis=0)
     used_ranks = np.flatnonzero(counts)
-    size = 1 << pairs.SYMBOL_BITS
-    table = _Table.from_used(size, pairs.pair_symbols(used_heads, used_ranks), counts[used_ranks], 2 * n)
+    symbols = pairs.pair_symbols(used_heads, used_ranks, kind.head_bits)
+    table = _Table.from_used(1 << kind.symbol_bits, symbols, counts[used_ranks], 2 * n)
     if table.single is not None:
-        return _frame_parts(2, pairs.LAYOUT, n, table, [], [tails])
+        return _frame_parts(2, kind.layout, n, table, [], tails)
     rans, _ = _numba()
     freqs = np.zeros(width * width, dtype=np.int64)
     freqs[used_ranks] = table.frequencies  # ascending ranks are ascending symbols
@@ -340,7 +341,7 @@ def _encode_pairs(values: np.ndarray, segments: list, threads: int, top: np.ndar
         first, count = segment
         return rans.encode(ranks[first // 2 : (first + count + 1) // 2], freqs, starts, inverse, 0, table.scale_bits)
 
-    return _frame_parts(2, pairs.LAYOUT, n, table, _pool_map(code, segments, threads), [tails])
+    return _frame_parts(2, kind.layout, n, table, _pool_map(code, segments, threads), tails)
 
 
 def encode_values(chunk: bytes | memoryview, width_bytes: int, threads: int = 1) -> bytes:
@@ -357,16 +358,16 @@ class _Frame:
         cur = _Cursor(payload)
         try:
             self.width_bytes, self.head_bits = cur.u8(), cur.u8()
-            self.paired = self.width_bytes == 2 and self.head_bits == _pairs().LAYOUT
+            self.kind = _pairs().KINDS.get(self.head_bits) if self.width_bytes == 2 else None
             if self.width_bytes not in _UNSIGNED or not (
-                self.paired or self.head_bits in planes.head_bits_choices(8 * self.width_bytes)
+                self.kind or self.head_bits in planes.head_bits_choices(8 * self.width_bytes)
             ):
                 raise FormatError("corrupt .arz file: bad tensor frame")
             n = self.count = cur.varint()
             if n * self.width_bytes != raw_size:
                 raise FormatError("corrupt .arz file: tensor frame size mismatch")
             # the table's symbols: pairs of heads, or the K-bit heads
-            self.symbol_bits = _pairs().SYMBOL_BITS if self.paired else self.head_bits
+            self.symbol_bits = self.kind.symbol_bits if self.kind else self.head_bits
             self.table = _Table.read(cur, self.symbol_bits)
             self.segments = _segments(n)
             coded = self.segments if self.table.single is None else []
@@ -381,8 +382,9 @@ class _Frame:
                 cur.skip(4 * count)
                 words = np.frombuffer(buffer[start : start + 4 * count], dtype="<u4")
                 self.words.append(words.astype(np.uint32, copy=sys.byteorder == "big"))
-            if self.paired:
-                byte_planes, nibbles, sizes = 1, False, [_pairs().tail_bytes(n)]
+            if self.kind:
+                sizes = self.kind.plane_sizes(n)
+                byte_planes, nibbles = len(sizes), False
             else:
                 byte_planes, nibbles = planes.tail_layout(8 * self.width_bytes, self.head_bits)
                 sizes = [n] * byte_planes + ([(n + 1) // 2] if nibbles else [])
@@ -407,8 +409,9 @@ class _Frame:
         words = self.words[index] if single < 0 else np.zeros(0, dtype=np.uint32)
         if single < 0 and not rans.lanes_valid(words):
             raise FormatError("corrupt .arz file: bad tensor frame")
-        if self.paired:
-            _pairs().decode(words, self.slots, single, self.out, first, count, self.byte_planes[0])
+        if self.kind:
+            tails, signs = (self.byte_planes + self.byte_planes[:1])[:2]
+            _pairs().decode(words, self.slots, single, self.out, first, count, self.kind.shift, tails, signs)
             return
         empty = np.zeros(0, dtype=np.uint8)
         low, high = (self.byte_planes + [empty, empty])[:2]
@@ -423,7 +426,7 @@ class _Frame:
         else:
             self.slots = np.zeros(0, dtype=np.int64)
         # more than two byte planes (64-bit values): the general join reads them from one array
-        near = self.paired or len(self.byte_planes) <= 2
+        near = self.kind or len(self.byte_planes) <= 2
         self.tail = np.zeros(0, dtype=np.uint8) if near else _flat(self.byte_planes, self.count)
 
     def result(self) -> memoryview | np.ndarray:
