@@ -39,6 +39,7 @@ BLOCK_PAIRS = 2048  # pair symbols decoded into a buffer that stays in the L1 ca
 # beyond that the values are not weights of the kind (float16's bits 6..14 hold mantissa bits too)
 MAX_HEADS = 128
 TAIL_BITS = 7  # bfloat16 tails
+BF16_SHIFT = 6  # bfloat16 heads are bits 6..14 (the layouts' code tells the kinds apart by it)
 
 
 class Kind(NamedTuple):
@@ -63,7 +64,7 @@ class Kind(NamedTuple):
 
     def plane_sizes(self, count: int) -> list[int]:
         """The sizes of the tail planes of ``count`` values."""
-        if self.shift == BF16.shift:
+        if self.shift == BF16_SHIFT:
             return [(TAIL_BITS * count + 7) // 8]
         return [count, (count + 7) // 8]
 
@@ -71,7 +72,7 @@ class Kind(NamedTuple):
         return sum(self.plane_sizes(count))
 
 
-BF16 = Kind(0x88, 6, 0.03)
+BF16 = Kind(0x88, BF16_SHIFT, 0.03)
 # float16: about 0.3% larger than top-K on real weights (its sign goes raw), so only where it costs nothing
 FP16 = Kind(0x89, 8, 0.0)
 KINDS = {kind.layout: kind for kind in (BF16, FP16)}
@@ -117,7 +118,7 @@ def split(
     7-bit tails into ``tails``, or float16's low bytes into ``tails`` and signs into
     ``signs``. ``counts`` gets the histogram of these pairs' ranks. An odd last value
     is paired with rank 0 (the smallest head that occurs)."""
-    bf16 = shift == 6
+    bf16 = shift == BF16_SHIFT
     full = count // 8
     for g in range(full):  # whole groups of eight values, unrolled
         i = first + 8 * g
@@ -249,7 +250,7 @@ def decode(
         m = min(BLOCK_PAIRS, pairs - done)
         if single < 0:
             rans.decode_block(words, state, table, buf, m)
-        if shift == 6:
+        if shift == BF16_SHIFT:
             _join_bf16(buf, tails, out, first + 2 * done, min(2 * m, count - 2 * done))
         else:
             _join_fp16(buf, tails, signs, out, first + 2 * done, min(2 * m, count - 2 * done))

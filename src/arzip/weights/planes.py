@@ -71,8 +71,6 @@ def choose_head_bits(top: np.ndarray, count: int, width_bits: int) -> int:
     return min(head_bits_choices(width_bits), key=lambda k: _head_cost(top, count, width_bits, k))
 
 
-
-
 def choose_layout(top: np.ndarray, count: int, width_bits: int) -> int:
     """The frame's layout byte: the head width K of the smallest top-K layout, or, for
     16-bit values, the cheaper exponent-pair layout of ``pairs`` (bfloat16 or float16;

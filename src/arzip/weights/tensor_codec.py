@@ -71,7 +71,7 @@ def values_of(chunk: bytes | memoryview, width_bytes: int) -> np.ndarray:
 
 class _Table:
     """A static head table: frequencies of the used symbols (ascending), summing to 2**scale.
-    The encoder's dense arrays over all 2**K symbols are made on first use only: a reader
+    The encoder's arrays (:meth:`encoder_arrays`) are made by the encoder only: a reader
     of 2**16-symbol tables needs none of them."""
 
     def __init__(self, size: int, symbols: np.ndarray, frequencies: np.ndarray, scale_bits: int) -> None:
@@ -80,35 +80,23 @@ class _Table:
         self.frequencies = frequencies
         self.scale_bits = scale_bits
         self.single = int(symbols[0]) if symbols.shape[0] == 1 else None
-        self._dense: tuple[np.ndarray, np.ndarray] | None = None
 
-    def _dense_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._dense is None:
-            freqs = np.zeros(self.size, dtype=np.int64)
-            freqs[self.symbols] = self.frequencies
-            starts = np.zeros(self.size, dtype=np.int64)
-            np.cumsum(freqs[:-1], out=starts[1:])
-            self._dense = freqs, starts
-        return self._dense
-
-    @property
-    def freqs(self) -> np.ndarray:
-        return self._dense_arrays()[0]
-
-    @property
-    def starts(self) -> np.ndarray:
-        return self._dense_arrays()[1]
+    def encoder_arrays(self, indices: np.ndarray | None = None, size: int | None = None) -> tuple:
+        """``arzip.coding.rans.encode``'s freqs, starts and 1 / freq, over ``size`` entries
+        with the used symbols at ``indices`` (ascending; by default the symbols themselves
+        over the whole alphabet)."""
+        indices = self.symbols if indices is None else indices
+        size = self.size if size is None else size
+        freqs, starts, inverse = np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.int64), np.zeros(size)
+        freqs[indices] = self.frequencies
+        starts[indices] = np.cumsum(self.frequencies) - self.frequencies
+        inverse[indices] = 1.0 / self.frequencies
+        return freqs, starts, inverse
 
     def slots(self) -> np.ndarray:
         """The decoder's slot table (``arzip.coding.rans.slots_of``)."""
         rans, _ = _numba()
         return rans.slots_of(self.symbols, self.frequencies, self.scale_bits)
-
-    def reciprocals(self) -> np.ndarray:
-        """The encoder's 1 / freq of each symbol (``arzip.coding.rans.encode``)."""
-        inverse = np.zeros(self.size)
-        inverse[self.symbols] = 1.0 / self.frequencies
-        return inverse
 
     @classmethod
     def from_counts(cls, counts: np.ndarray, raw_bytes: int) -> _Table:
@@ -278,7 +266,7 @@ def encode_parts(chunk: bytes | memoryview, width_bytes: int, threads: int = 1) 
     head_bits = layout
     byte_planes, nibbles = planes.tail_layout(width_bits, head_bits)
     table = _Table.from_counts(planes.head_histogram(top, head_bits), len(values) * width_bytes)
-    inverse = table.reciprocals() if table.single is None else np.zeros(0)
+    freqs, starts, inverse = table.encoder_arrays() if table.single is None else (None, None, None)
     tail_planes = np.empty((byte_planes, n), dtype=np.uint8)
     nibble_plane = np.zeros((n + 1) // 2 if nibbles else 0, dtype=np.uint8)
 
@@ -287,9 +275,7 @@ def encode_parts(chunk: bytes | memoryview, width_bytes: int, threads: int = 1) 
         planes.split_into(values, first, count, head_bits, width_bits, tail_planes, nibble_plane)
         if table.single is not None:
             return None
-        return rans.encode(
-            values[first : first + count], table.freqs, table.starts, inverse, width_bits - head_bits, table.scale_bits
-        )
+        return rans.encode(values[first : first + count], freqs, starts, inverse, width_bits - head_bits, table.scale_bits)
 
     words = [w for w in _pool_map(split_and_code, segments, threads) if w is not None]
     return _frame_parts(width_bytes, head_bits, n, table, words, list(tail_planes) + ([nibble_plane] if nibbles else []))
@@ -316,7 +302,7 @@ def _encode_pairs(values: np.ndarray, segments: list, threads: int, top: np.ndar
     dense, width = pairs.dense_heads(heads), used_heads.shape[0]
     ranks = np.empty((n + 1) // 2, dtype=np.uint16)  # width <= MAX_HEADS: ranks < 2**14
     tails = [np.empty(size, dtype=np.uint8) for size in kind.plane_sizes(n)]
-    signs = tails[1] if len(tails) > 1 else tails[0][:0]
+    signs = tails[-1]  # float16's sign plane (bfloat16 writes none)
 
     def split(segment: tuple[int, int]) -> np.ndarray:
         counts = np.zeros(width * width, dtype=np.int64)
@@ -330,12 +316,7 @@ def _encode_pairs(values: np.ndarray, segments: list, threads: int, top: np.ndar
     if table.single is not None:
         return _frame_parts(2, kind.layout, n, table, [], tails)
     rans, _ = _numba()
-    freqs = np.zeros(width * width, dtype=np.int64)
-    freqs[used_ranks] = table.frequencies  # ascending ranks are ascending symbols
-    starts = np.zeros(width * width, dtype=np.int64)
-    starts[used_ranks] = np.cumsum(table.frequencies) - table.frequencies
-    inverse = np.zeros(width * width)
-    inverse[used_ranks] = 1.0 / table.frequencies
+    freqs, starts, inverse = table.encoder_arrays(used_ranks, width * width)  # ascending ranks, ascending symbols
 
     def code(segment: tuple[int, int]) -> np.ndarray:
         first, count = segment
@@ -360,14 +341,14 @@ class _Frame:
             self.width_bytes, self.head_bits = cur.u8(), cur.u8()
             self.kind = _pairs().KINDS.get(self.head_bits) if self.width_bytes == 2 else None
             if self.width_bytes not in _UNSIGNED or not (
-                self.kind or self.head_bits in planes.head_bits_choices(8 * self.width_bytes)
+                self.kind is not None or self.head_bits in planes.head_bits_choices(8 * self.width_bytes)
             ):
                 raise FormatError("corrupt .arz file: bad tensor frame")
             n = self.count = cur.varint()
             if n * self.width_bytes != raw_size:
                 raise FormatError("corrupt .arz file: tensor frame size mismatch")
             # the table's symbols: pairs of heads, or the K-bit heads
-            self.symbol_bits = self.kind.symbol_bits if self.kind else self.head_bits
+            self.symbol_bits = self.kind.symbol_bits if self.kind is not None else self.head_bits
             self.table = _Table.read(cur, self.symbol_bits)
             self.segments = _segments(n)
             coded = self.segments if self.table.single is None else []
@@ -382,7 +363,7 @@ class _Frame:
                 cur.skip(4 * count)
                 words = np.frombuffer(buffer[start : start + 4 * count], dtype="<u4")
                 self.words.append(words.astype(np.uint32, copy=sys.byteorder == "big"))
-            if self.kind:
+            if self.kind is not None:
                 sizes = self.kind.plane_sizes(n)
                 byte_planes, nibbles = len(sizes), False
             else:
@@ -409,8 +390,8 @@ class _Frame:
         words = self.words[index] if single < 0 else np.zeros(0, dtype=np.uint32)
         if single < 0 and not rans.lanes_valid(words):
             raise FormatError("corrupt .arz file: bad tensor frame")
-        if self.kind:
-            tails, signs = (self.byte_planes + self.byte_planes[:1])[:2]
+        if self.kind is not None:
+            tails, signs = self.byte_planes[0], self.byte_planes[-1]  # bfloat16 reads no signs
             _pairs().decode(words, self.slots, single, self.out, first, count, self.kind.shift, tails, signs)
             return
         empty = np.zeros(0, dtype=np.uint8)
@@ -426,7 +407,7 @@ class _Frame:
         else:
             self.slots = np.zeros(0, dtype=np.int64)
         # more than two byte planes (64-bit values): the general join reads them from one array
-        near = self.kind or len(self.byte_planes) <= 2
+        near = self.kind is not None or len(self.byte_planes) <= 2
         self.tail = np.zeros(0, dtype=np.uint8) if near else _flat(self.byte_planes, self.count)
 
     def result(self) -> memoryview | np.ndarray:
