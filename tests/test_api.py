@@ -62,6 +62,21 @@ def test_compressor_streams_in_bounded_memory(monkeypatch):
     assert arzip.decompress(bytes(out)) == TEXT
 
 
+def test_threaded_compressor_keeps_few_chunks_in_flight_and_the_same_bytes(monkeypatch):
+    from arzip.codecs.classic import ZstdCodec
+
+    monkeypatch.setattr(ZstdCodec, "chunk_bytes", lambda self, level: 10_000)
+    one = arzip.Compressor("zstd", threads=1)
+    expected = one.compress(TEXT) + one.flush()
+    compressor = arzip.Compressor("zstd", threads=2)
+    out = bytearray()
+    for i in range(0, len(TEXT), 3000):
+        out += compressor.compress(TEXT[i : i + 3000])
+        assert len(compressor._in_flight) <= 4 and len(compressor._pending) <= 10_000 + 3000
+    out += compressor.flush()
+    assert bytes(out) == expected
+
+
 def test_compressor_cannot_be_used_after_flush():
     compressor = arzip.Compressor("zlib")
     compressor.flush()

@@ -14,9 +14,11 @@ The compressed bytes depend on the codec, level and model only, never on
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
-from .codecs import Codec, CodingContext, codec_by_id, parse_codec_spec
+from .codecs import Codec, CodingContext, EncodedChunk, codec_by_id, parse_codec_spec
 from .container import (
     MAGIC,
     ContentHasher,
@@ -125,6 +127,10 @@ class Compressor:
         self._context = CodingContext(self.header)
         self._threads = max(1, threads)
         self._batch = self._codec.batch_chunks(self._threads)
+        # codecs that code each chunk alone: a pool with chunks in flight, no batch barrier
+        self._pipelined = self._threads > 1 and self._codec.codes_chunks_alone
+        self._pool: ThreadPoolExecutor | None = None
+        self._in_flight: deque[tuple[bytes, Future]] = deque()
         self._pending = bytearray()
         self._writer = FrameWriter(self.header)
         self._started = False
@@ -137,6 +143,12 @@ class Compressor:
             raise ValueError("compressor already flushed")
         self._pending += data
         out = bytearray(self._start())
+        if self._pipelined:
+            while len(self._pending) >= self.header.chunk_bytes + 1:  # the last chunk may be short
+                self._submit(self._take_chunks(1)[0])
+                out += self._drain(2 * self._threads)
+            out += self._drain(2 * self._threads, only_done=True)
+            return bytes(out)
         batch_bytes = self.header.chunk_bytes * self._batch
         while len(self._pending) >= batch_bytes + 1:  # keep one byte: the last chunk may be short
             out += self._encode(self._take_chunks(self._batch))
@@ -147,11 +159,40 @@ class Compressor:
         if self._finished:
             raise ValueError("compressor already flushed")
         out = bytearray(self._start())
+        if self._pipelined:
+            while self._pending:
+                self._submit(self._take_chunks(1)[0])
+                out += self._drain(2 * self._threads)
+            out += self._drain(0)
+            if self._pool is not None:
+                self._pool.shutdown()
         while self._pending:
             out += self._encode(self._take_chunks(self._batch))
         out += self._writer.finish()
         self._finished = True
         return bytes(out)
+
+    def _submit(self, chunk: bytes) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="arzip-chunks")
+        job = self._pool.submit(self._codec.encode_chunks, [chunk], self._context, 1)
+        self._in_flight.append((chunk, job))
+
+    def _drain(self, keep: int, only_done: bool = False) -> bytes:
+        """The frames of the oldest chunks in flight, in order, until at most ``keep`` are
+        left (or, with ``only_done``, while the oldest is finished)."""
+        out = bytearray()
+        while self._in_flight and (len(self._in_flight) > keep or (only_done and self._in_flight[0][1].done())):
+            chunk, job = self._in_flight.popleft()
+            out += self._frame(chunk, job.result()[0])
+        return bytes(out)
+
+    def _frame(self, chunk: bytes, encoded: EncodedChunk) -> bytes:
+        codec_id, payload = encoded
+        frame = self._writer.frame(codec_id, chunk, payload)
+        if self._progress is not None:
+            self._progress(len(chunk))
+        return frame
 
     def _start(self) -> bytes:
         if self._started:
@@ -168,12 +209,7 @@ class Compressor:
 
     def _encode(self, chunks: list[bytes]) -> bytes:
         encoded = self._codec.encode_chunks(chunks, self._context, self._threads)
-        out = bytearray()
-        for chunk, (codec_id, payload) in zip(chunks, encoded):
-            out += self._writer.frame(codec_id, chunk, payload)
-            if self._progress is not None:
-                self._progress(len(chunk))
-        return bytes(out)
+        return b"".join(self._frame(chunk, result) for chunk, result in zip(chunks, encoded))
 
 
 class Decompressor:

@@ -84,6 +84,10 @@ class Codec(ABC):
         """Frames (by number) whose decoded chunks later frames of this stream refer to."""
         return frozenset()
 
+    # True where encode_chunks codes each chunk by itself (the default below): the
+    # compressor then keeps chunks in flight on its own threads, with no batch barrier
+    codes_chunks_alone = True
+
     def batch_chunks(self, threads: int) -> int:
         """How many chunks to hand to ``encode_chunks``/``decode_chunks`` at once."""
         return threads

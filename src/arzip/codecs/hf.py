@@ -45,6 +45,7 @@ class Meter:
 class HFCodec(Codec):
     name = "hf"
     codec_id = 18
+    codes_chunks_alone = False  # encode_chunks batches the chunks through the model
     summary = "a local Hugging Face causal LM (-m hf:NAME_OR_PATH; extra [hf]: torch, transformers)"
     requires_model = True  # no default model: bench and round-trip sweeps must name one
 
