@@ -26,6 +26,7 @@ tables or frames (``tensor_codec``), or handle widths other than 16 bits.
 
 from __future__ import annotations
 
+import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -40,6 +41,8 @@ BLOCK_PAIRS = 2048  # pair symbols decoded into a buffer that stays in the L1 ca
 MAX_HEADS = 128
 TAIL_BITS = 7  # bfloat16 tails
 BF16_SHIFT = 6  # bfloat16 heads are bits 6..14 (the layouts' code tells the kinds apart by it)
+# where the four 16-bit values of a uint64 word sit in it, in the machine's byte order
+_LANE_SHIFT = (0, 16, 32, 48) if sys.byteorder == "little" else (48, 32, 16, 0)
 
 
 class Kind(NamedTuple):
@@ -120,27 +123,36 @@ def split(
     is paired with rank 0 (the smallest head that occurs)."""
     bf16 = shift == BF16_SHIFT
     full = count // 8
+    # four values a load (uint64 words of the little-endian values); unsigned arithmetic,
+    # so that numba drops its negative-index checks
+    words = values[first : first + 8 * full].view(np.uint64)
+    u_shift, head_mask = uint64(shift), uint64((1 << (15 - shift)) - 1)
+    value_mask, b7, b8, b15 = uint64(0xFFFF), uint64(TAIL_BITS), uint64(8), uint64(15)
+    u_width, low6, sign_bit = uint64(width), uint64(0x3F), uint64(0x40)
     for g in range(full):  # whole groups of eight values, unrolled
         i = first + 8 * g
-        group = np.int64(0)
+        group = uint64(0)
         for k in range(4):
-            a = np.int64(values[i + 2 * k])
-            b = np.int64(values[i + 2 * k + 1])
-            rank = _rank(a, dense, shift) * width + _rank(b, dense, shift)
-            pairs[(i >> 1) + k] = rank
+            word = words[uint64(2 * g + (k >> 1))]
+            a = (word >> uint64(_LANE_SHIFT[2 * (k & 1)])) & value_mask
+            b = (word >> uint64(_LANE_SHIFT[2 * (k & 1) + 1])) & value_mask
+            rank = uint64(dense[(a >> u_shift) & head_mask]) * u_width + uint64(dense[(b >> u_shift) & head_mask])
+            pairs[uint64((i >> 1) + k)] = rank
             counts[rank] += 1
             if bf16:
-                group |= (_tail(a) | (_tail(b) << TAIL_BITS)) << (2 * TAIL_BITS * k)
+                tail_a = ((a >> uint64(9)) & sign_bit) | (a & low6)
+                tail_b = ((b >> uint64(9)) & sign_bit) | (b & low6)
+                group |= (tail_a | (tail_b << b7)) << uint64(2 * TAIL_BITS * k)
             else:
-                group |= ((a >> 15) | ((b >> 15) << 1)) << (2 * k)
-                tails[i + 2 * k] = a & 0xFF
-                tails[i + 2 * k + 1] = b & 0xFF
+                group |= ((a >> b15) | ((b >> b15) << uint64(1))) << uint64(2 * k)
+                tails[uint64(i + 2 * k)] = a & uint64(0xFF)
+                tails[uint64(i + 2 * k + 1)] = b & uint64(0xFF)
         if bf16:
-            at = (TAIL_BITS * i) >> 3
+            at = uint64((TAIL_BITS * i) >> 3)
             for b in range(7):
-                tails[at + b] = (group >> (8 * b)) & 0xFF
+                tails[at + uint64(b)] = (group >> (b8 * uint64(b))) & uint64(0xFF)
         else:
-            signs[i >> 3] = group
+            signs[uint64(i >> 3)] = group
     # the tensor's last 1-7 values
     i = first + 8 * full
     size = count - 8 * full
