@@ -228,21 +228,24 @@ def split_into(
     """
     byte_planes = planes.shape[0]
     nibble_shift = 8 * byte_planes
-    if nibble_plane.shape[0] > 0 and (byte_planes == 2 or byte_planes == 0):
-        # fp32 or bf16 with 12-bit heads: two values a round share a nibble byte
-        pairs = count // 2
-        for p in range(pairs):
-            i = first + 2 * p
-            a = np.int64(values[i])
-            b = np.int64(values[i + 1])
-            if byte_planes == 2:
-                planes[0, i] = a & 0xFF
-                planes[0, i + 1] = b & 0xFF
-                planes[1, i] = (a >> 8) & 0xFF
-                planes[1, i + 1] = (b >> 8) & 0xFF
-            nibble_plane[i >> 1] = ((a >> nibble_shift) & 0xF) | (((b >> nibble_shift) & 0xF) << 4)
-        first += 2 * pairs
-        count -= 2 * pairs
+    if byte_planes <= 2 and (nibble_plane.shape[0] == 0 or count % 2 == 0):
+        # the common layouts (fp32 with 12- or 16-bit heads, 16-bit values with 8- or
+        # 12-bit heads): one loop a plane, which the compiler vectorises, unsigned indices
+        # so that numba drops its negative-index checks
+        start, end = uint64(first), uint64(first + count)
+        if byte_planes >= 1:
+            for i in range(start, end):
+                planes[0, i] = values[i] & 0xFF
+        if byte_planes == 2:
+            for i in range(start, end):
+                planes[1, i] = (values[i] >> 8) & 0xFF
+        if nibble_plane.shape[0] > 0:
+            u_shift, b4, one, nibble_mask = uint64(nibble_shift), uint64(4), uint64(1), uint64(0xF)
+            for p in range(start >> one, end >> one):
+                a = uint64(values[p << one]) >> u_shift
+                b = uint64(values[(p << one) + one]) >> u_shift
+                nibble_plane[p] = (a & nibble_mask) | ((b & nibble_mask) << b4)
+        return
     for i in range(first, first + count):
         v = values[i]
         for j in range(byte_planes):
