@@ -63,7 +63,10 @@ class Kind(NamedTuple):
     def head_counts(self, top: np.ndarray) -> np.ndarray:
         """The head counts from a histogram of all 2**16 values (a value is sign << 15 |
         head << shift | low bits)."""
-        return top.reshape(2, 1 << self.head_bits, 1 << self.shift).sum(axis=(0, 2)).astype(np.int64)
+        from .planes import head_histogram
+
+        signed = head_histogram(top, 16 - self.shift)  # sign << H | head
+        return signed[: 1 << self.head_bits] + signed[1 << self.head_bits :]
 
     def plane_sizes(self, count: int) -> list[int]:
         """The sizes of the tail planes of ``count`` values."""

@@ -5,9 +5,9 @@ into its top K bits, the *head* (sign, exponent and the first mantissa bits: the
 part with low entropy), and W - K tail bits (the low mantissa: near random). The
 tail is stored as byte planes (plane j holds bits 8j..8j+7 of every value) and,
 when W - K is not a multiple of 8, one nibble plane (two values a byte) above them:
-the grouping by significance that ZipNN calls byte grouping. ``choose_head_bits``
-picks K for a tensor from its histogram: the smallest estimated size;
-``choose_layout`` may pick the exponent-pair layout of ``pairs`` instead.
+the grouping by significance that ZipNN calls byte grouping. ``choose_layout``
+picks K for a tensor from its histogram (the smallest estimated size), or the
+exponent-pair layout of ``pairs``.
 What it does not do: entropy coding (``arzip.coding.rans``).
 """
 
@@ -35,9 +35,19 @@ def head_bits_choices(width_bits: int) -> list[int]:
     return [k for k in (8, 12, 16) if k <= width_bits and (width_bits - k) % 4 == 0]
 
 
+@njit(cache=True, nogil=True)
 def _entropy_bits(counts: np.ndarray) -> float:
-    used = counts[counts > 0].astype(np.float64)
-    return float(-(used * np.log2(used / used.sum())).sum())
+    """Bits to code the symbols of the histogram at their own frequencies:
+    N log2 N - sum(c log2 c). (An estimate for the encoder's choices; nothing the
+    decoder computes.)"""
+    total = 0.0
+    weighted = 0.0
+    for i in range(counts.shape[0]):
+        c = counts[i]
+        if c > 0:
+            total += c
+            weighted += c * np.log2(np.float64(c))
+    return total * np.log2(total) - weighted if total > 0 else 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -56,7 +66,16 @@ def head_histogram(top: np.ndarray, head_bits: int) -> np.ndarray:
     of the top bits)."""
     if top.shape[0] == 1 << head_bits:
         return top
-    return top.reshape(1 << head_bits, -1).sum(axis=1)
+    return _fold(top, top.shape[0].bit_length() - 1 - head_bits)
+
+
+@njit(cache=True, nogil=True)
+def _fold(counts: np.ndarray, low_bits: int) -> np.ndarray:
+    """The histogram of the symbols with their ``low_bits`` lowest bits dropped."""
+    out = np.zeros(counts.shape[0] >> low_bits, dtype=np.int64)
+    for i in range(counts.shape[0]):
+        out[i >> low_bits] += counts[i]
+    return out
 
 
 def _head_cost(top: np.ndarray, count: int, width_bits: int, head_bits: int) -> float:
@@ -66,17 +85,13 @@ def _head_cost(top: np.ndarray, count: int, width_bits: int, head_bits: int) -> 
     return cost + count * (width_bits - head_bits) / 8
 
 
-def choose_head_bits(top: np.ndarray, count: int, width_bits: int) -> int:
-    """The head width with the smallest estimated size (entropy + table + raw tail)."""
-    return min(head_bits_choices(width_bits), key=lambda k: _head_cost(top, count, width_bits, k))
-
-
 def choose_layout(top: np.ndarray, count: int, width_bits: int) -> int:
     """The frame's layout byte: the head width K of the smallest top-K layout, or, for
     16-bit values, the cheaper exponent-pair layout of ``pairs`` (bfloat16 or float16;
     decodes about twice as fast) when its estimated size is within its kind's slack of it and
     the values have few enough heads for it (``pairs.MAX_HEADS``)."""
-    head_bits = choose_head_bits(top, count, width_bits)
+    head_costs = {k: _head_cost(top, count, width_bits, k) for k in head_bits_choices(width_bits)}
+    head_bits = min(head_costs, key=head_costs.__getitem__)
     if width_bits != 16 or count < 2:
         return head_bits
     from . import pairs
@@ -92,7 +107,7 @@ def choose_layout(top: np.ndarray, count: int, width_bits: int) -> int:
         costs[kind.layout] = (_entropy_bits(heads) / 8 + table_bytes + kind.tail_bytes(count)) / (1 + kind.slack)
     if costs:
         layout = min(costs, key=costs.__getitem__)
-        if costs[layout] <= _head_cost(top, count, width_bits, head_bits):
+        if costs[layout] <= head_costs[head_bits]:
             return layout
     return head_bits
 
