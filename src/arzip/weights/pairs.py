@@ -61,8 +61,8 @@ class Kind(NamedTuple):
         return 2 * self.head_bits
 
     def head_counts(self, top: np.ndarray) -> np.ndarray:
-        """The head counts from a histogram of all 2**16 values (a value is sign << 15 |
-        head << shift | low bits)."""
+        """The head counts from a histogram of the values' top bits, 16 - shift of them
+        or more (a value is sign << 15 | head << shift | low bits)."""
         from .planes import head_histogram
 
         signed = head_histogram(top, 16 - self.shift)  # sign << H | head

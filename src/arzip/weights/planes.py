@@ -73,8 +73,12 @@ def head_histogram(top: np.ndarray, head_bits: int) -> np.ndarray:
 def _fold(counts: np.ndarray, low_bits: int) -> np.ndarray:
     """The histogram of the symbols with their ``low_bits`` lowest bits dropped."""
     out = np.zeros(counts.shape[0] >> low_bits, dtype=np.int64)
-    for i in range(counts.shape[0]):
-        out[i >> low_bits] += counts[i]
+    width = 1 << low_bits
+    for j in range(out.shape[0]):  # a sum a bin (no store waits on the one before)
+        total = 0
+        for i in range(j * width, (j + 1) * width):
+            total += counts[i]
+        out[j] = total
     return out
 
 
@@ -90,7 +94,13 @@ def choose_layout(top: np.ndarray, count: int, width_bits: int) -> int:
     16-bit values, the cheaper exponent-pair layout of ``pairs`` (bfloat16 or float16;
     decodes about twice as fast) when its estimated size is within its kind's slack of it and
     the values have few enough heads for it (``pairs.MAX_HEADS``)."""
-    head_costs = {k: _head_cost(top, count, width_bits, k) for k in head_bits_choices(width_bits)}
+    # the histogram of the top 12 bits, made once, serves every narrower head (one pass
+    # over the 2**16 counts, not one a width)
+    folded = head_histogram(top, 12) if top.shape[0] > 1 << 12 else top
+    head_costs = {
+        k: _head_cost(top if 1 << k > folded.shape[0] else folded, count, width_bits, k)
+        for k in head_bits_choices(width_bits)
+    }
     head_bits = min(head_costs, key=head_costs.__getitem__)
     if width_bits != 16 or count < 2:
         return head_bits
@@ -98,7 +108,7 @@ def choose_layout(top: np.ndarray, count: int, width_bits: int) -> int:
 
     costs = {}
     for kind in pairs.KINDS.values():
-        heads = kind.head_counts(top)
+        heads = kind.head_counts(folded)
         used = np.count_nonzero(heads)
         if used > pairs.MAX_HEADS:
             continue  # not weights of the kind (float16's bits 6..14 are exponent and mantissa both)
