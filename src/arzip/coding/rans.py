@@ -226,61 +226,36 @@ def decoder_state(words: np.ndarray) -> np.ndarray:
     return state
 
 
-@njit(cache=True, nogil=True)
-def decode_block(words: np.ndarray, state: np.ndarray, table: np.ndarray, out: np.ndarray, count: int) -> None:
-    """Continue decoding: the next ``count`` symbols into out[:count] (``table`` from
-    :func:`slot_table`). Every block but the last must hold a multiple of eight symbols.
+@njit(cache=True, nogil=True, inline="always")
+def _decode_step(x, p, slots, words, last, clamp, mask, scale_bits):
+    """One lane's step: (its next state, its next word position, the slot's entry).
+    The lane's next word is loaded whether or not the state takes it (a conditional
+    move, no branch), at a position clamped to the payload where ``clamp`` says that
+    the block could run past it."""
+    e = slots[x & mask]
+    word = uint64(words[min(p, last)]) if clamp else uint64(words[p])
+    x = ((e >> uint64(SYMBOL_BITS)) & uint64(0x1FFFF)) * (x >> scale_bits) + (e >> uint64(SYMBOL_BITS + 17))
+    take = x < uint64(_LOW)
+    x = ((x << uint64(_WORD_BITS)) | word) if take else x
+    return x, p + uint64(take), e
 
-    The eight lanes are written out, each state and word position in a register;
-    everything is unsigned (uint64), so numba drops its negative-index checks. Each
-    word read is clamped to the payload: on corrupt input the symbols are garbage,
-    and nothing outside the words is read."""
-    x0, x1, x2, x3 = state[0], state[1], state[2], state[3]
-    x4, x5, x6, x7 = state[4], state[5], state[6], state[7]
-    p0, p1, p2, p3 = state[8], state[9], state[10], state[11]
-    p4, p5, p6, p7 = state[12], state[13], state[14], state[15]
-    last = uint64(words.shape[0] - 1)
-    low = uint64(_LOW)
-    mask = uint64(table.shape[0] - 1)
-    scale_bits = uint64(scale_of(table))
-    slots = table.view(np.uint64)
-    one, b32 = uint64(1), uint64(_WORD_BITS)
-    b_freq, b_offset = uint64(SYMBOL_BITS), uint64(SYMBOL_BITS + 17)
-    freq_mask, symbol_mask = uint64(0x1FFFF), uint64((1 << SYMBOL_BITS) - 1)
-    rounds = count // LANES
+
+@njit(cache=True, nogil=True, inline="always")
+def _decode_rounds(words, slots, out, rounds, lanes, last, clamp, mask, scale_bits):
+    """``rounds`` rounds of eight symbols into out[:8 * rounds], from the lanes' states
+    and word positions ``lanes`` (x0..x7, p0..p7), which it returns advanced."""
+    x0, x1, x2, x3, x4, x5, x6, x7, p0, p1, p2, p3, p4, p5, p6, p7 = lanes
+    one, symbol_mask = uint64(1), uint64((1 << SYMBOL_BITS) - 1)
     for r in range(rounds):
         i = uint64(LANES * r)
-        # the slot of each state (the symbol, its frequency and the offset in it), and
-        # each lane's next word, all loaded at once
-        e0, w0 = slots[x0 & mask], uint64(words[min(p0, last)])
-        e1, w1 = slots[x1 & mask], uint64(words[min(p1, last)])
-        e2, w2 = slots[x2 & mask], uint64(words[min(p2, last)])
-        e3, w3 = slots[x3 & mask], uint64(words[min(p3, last)])
-        e4, w4 = slots[x4 & mask], uint64(words[min(p4, last)])
-        e5, w5 = slots[x5 & mask], uint64(words[min(p5, last)])
-        e6, w6 = slots[x6 & mask], uint64(words[min(p6, last)])
-        e7, w7 = slots[x7 & mask], uint64(words[min(p7, last)])
-        x0 = ((e0 >> b_freq) & freq_mask) * (x0 >> scale_bits) + (e0 >> b_offset)
-        x1 = ((e1 >> b_freq) & freq_mask) * (x1 >> scale_bits) + (e1 >> b_offset)
-        x2 = ((e2 >> b_freq) & freq_mask) * (x2 >> scale_bits) + (e2 >> b_offset)
-        x3 = ((e3 >> b_freq) & freq_mask) * (x3 >> scale_bits) + (e3 >> b_offset)
-        x4 = ((e4 >> b_freq) & freq_mask) * (x4 >> scale_bits) + (e4 >> b_offset)
-        x5 = ((e5 >> b_freq) & freq_mask) * (x5 >> scale_bits) + (e5 >> b_offset)
-        x6 = ((e6 >> b_freq) & freq_mask) * (x6 >> scale_bits) + (e6 >> b_offset)
-        x7 = ((e7 >> b_freq) & freq_mask) * (x7 >> scale_bits) + (e7 >> b_offset)
-        # renormalise: a state below 2**31 takes its lane's next word (a conditional move)
-        c0, c1, c2, c3 = x0 < low, x1 < low, x2 < low, x3 < low
-        c4, c5, c6, c7 = x4 < low, x5 < low, x6 < low, x7 < low
-        x0 = ((x0 << b32) | w0) if c0 else x0
-        x1 = ((x1 << b32) | w1) if c1 else x1
-        x2 = ((x2 << b32) | w2) if c2 else x2
-        x3 = ((x3 << b32) | w3) if c3 else x3
-        x4 = ((x4 << b32) | w4) if c4 else x4
-        x5 = ((x5 << b32) | w5) if c5 else x5
-        x6 = ((x6 << b32) | w6) if c6 else x6
-        x7 = ((x7 << b32) | w7) if c7 else x7
-        p0, p1, p2, p3 = p0 + uint64(c0), p1 + uint64(c1), p2 + uint64(c2), p3 + uint64(c3)
-        p4, p5, p6, p7 = p4 + uint64(c4), p5 + uint64(c5), p6 + uint64(c6), p7 + uint64(c7)
+        x0, p0, e0 = _decode_step(x0, p0, slots, words, last, clamp, mask, scale_bits)
+        x1, p1, e1 = _decode_step(x1, p1, slots, words, last, clamp, mask, scale_bits)
+        x2, p2, e2 = _decode_step(x2, p2, slots, words, last, clamp, mask, scale_bits)
+        x3, p3, e3 = _decode_step(x3, p3, slots, words, last, clamp, mask, scale_bits)
+        x4, p4, e4 = _decode_step(x4, p4, slots, words, last, clamp, mask, scale_bits)
+        x5, p5, e5 = _decode_step(x5, p5, slots, words, last, clamp, mask, scale_bits)
+        x6, p6, e6 = _decode_step(x6, p6, slots, words, last, clamp, mask, scale_bits)
+        x7, p7, e7 = _decode_step(x7, p7, slots, words, last, clamp, mask, scale_bits)
         out[i] = e0 & symbol_mask
         out[i + one] = e1 & symbol_mask
         out[i + uint64(2)] = e2 & symbol_mask
@@ -289,15 +264,39 @@ def decode_block(words: np.ndarray, state: np.ndarray, table: np.ndarray, out: n
         out[i + uint64(5)] = e5 & symbol_mask
         out[i + uint64(6)] = e6 & symbol_mask
         out[i + uint64(7)] = e7 & symbol_mask
+    return x0, x1, x2, x3, x4, x5, x6, x7, p0, p1, p2, p3, p4, p5, p6, p7
+
+
+@njit(cache=True, nogil=True)
+def decode_block(words: np.ndarray, state: np.ndarray, table: np.ndarray, out: np.ndarray, count: int) -> None:
+    """Continue decoding: the next ``count`` symbols into out[:count] (``table`` from
+    :func:`slot_table`). Every block but the last must hold a multiple of eight symbols.
+
+    The eight lanes are written out, each state and word position in a register;
+    everything is unsigned (uint64), so numba drops its negative-index checks. A lane
+    reads at most one word a round: where every lane's position stays inside the
+    payload for the whole block, the word loads go unchecked; otherwise (the payload's
+    end, or a corrupt payload) each is clamped to it. Nothing outside the words is
+    read; on corrupt input the symbols are garbage."""
+    last = uint64(words.shape[0] - 1)
+    mask = uint64(table.shape[0] - 1)
+    scale_bits = uint64(scale_of(table))
+    slots = table.view(np.uint64)
+    lanes = (state[0], state[1], state[2], state[3], state[4], state[5], state[6], state[7],
+             state[8], state[9], state[10], state[11], state[12], state[13], state[14], state[15])
+    rounds = count // LANES
+    farthest = max(state[8], state[9], state[10], state[11], state[12], state[13], state[14], state[15])
+    if farthest + uint64(rounds) <= last:
+        lanes = _decode_rounds(words, slots, out, rounds, lanes, last, False, mask, scale_bits)
+    else:
+        lanes = _decode_rounds(words, slots, out, rounds, lanes, last, True, mask, scale_bits)
     # the payload's last 0-7 symbols (its last block only) belong to lanes 0, 1, ... in
     # turn, and need no renormalisation
-    lanes = (x0, x1, x2, x3, x4, x5, x6)
+    symbol_mask = uint64((1 << SYMBOL_BITS) - 1)
     for k in range(count - LANES * rounds):
         out[LANES * rounds + k] = slots[lanes[k] & mask] & symbol_mask
-    state[0], state[1], state[2], state[3] = x0, x1, x2, x3
-    state[4], state[5], state[6], state[7] = x4, x5, x6, x7
-    state[8], state[9], state[10], state[11] = p0, p1, p2, p3
-    state[12], state[13], state[14], state[15] = p4, p5, p6, p7
+    for j in range(2 * LANES):
+        state[j] = lanes[j]
 
 
 @njit(cache=True, nogil=True)
