@@ -22,8 +22,9 @@ Payload (uint32 words): eight lane lengths L0..L7 (each >= 2), then the lanes'
 words one after another, each lane opening with its final state, high word
 first, then the words its renormalisations read, in order.
 
-A smaller scale makes the decoder's table smaller (2**S entries of 8 bytes: 128 KiB
-at S = 14 stay in the L2 cache) and decoding faster, at the price of a coarser
+A smaller scale makes the decoder's table smaller (2**S packed entries of 8 bytes:
+128 KiB at S = 14 stay in the L2 cache; at S = 16 a two-level table of 2 bytes a slot
+and 8 bytes a symbol, ``slots_of``) and decoding faster, at the price of a coarser
 table (callers choose).
 
 Invariants: every coded symbol has freq >= 1; sum(freq) == 2**S; a table with a
@@ -43,7 +44,8 @@ from ..jit import njit
 SCALE_BITS = 16  # the largest scale
 SCALE = 1 << SCALE_BITS
 LANES = 8
-SYMBOL_BITS = 18  # the symbol field of a slot: alphabets up to 2**18
+SYMBOL_BITS = 18  # the symbol field of a packed slot: alphabets up to 2**18
+DENSE_SCALE = 16  # the scale from which the decoder's table takes its dense form (slots_of)
 MIN_WORDS = 3 * LANES  # lane lengths, and each lane's state
 _LOW = 1 << 31  # lower bound of the state
 _WORD_BITS = 32
@@ -65,29 +67,45 @@ def starts_of(freqs: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def slot_table(freqs: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """The decoder's table: for each of the 2**S slots, its symbol, the symbol's
-    frequency and the slot's offset within the symbol, packed in one word so that a
-    decoding step makes one lookup: symbol | freq << 18 | offset << 35."""
-    table = np.zeros(freqs.sum(), dtype=np.int64)
-    for symbol in range(freqs.shape[0]):
-        for offset in range(freqs[symbol]):
-            table[starts[symbol] + offset] = symbol | (freqs[symbol] << SYMBOL_BITS) | (offset << (SYMBOL_BITS + 17))
-    return table
+def slot_table(freqs: np.ndarray, starts: np.ndarray) -> tuple:
+    """The decoder's table (:func:`slots_of`) for frequencies over the whole alphabet
+    (``starts`` as :func:`starts_of` gives them, summing to 2**S)."""
+    used = np.flatnonzero(freqs)
+    total = np.int64(freqs.sum())
+    scale_bits = 0
+    while (1 << scale_bits) < total:
+        scale_bits += 1
+    return slots_of(used, freqs[used], scale_bits)
 
 
 @njit(cache=True, nogil=True)
-def slots_of(symbols: np.ndarray, freqs: np.ndarray, scale_bits: int) -> np.ndarray:
-    """:func:`slot_table` from the used symbols alone (ascending) and their frequencies
-    (summing to 2**scale_bits): no arrays over the whole alphabet."""
-    table = np.empty(1 << scale_bits, dtype=np.int64)
+def slots_of(symbols: np.ndarray, freqs: np.ndarray, scale_bits: int) -> tuple:
+    """The decoder's table from the used symbols (ascending) and their frequencies
+    (summing to 2**scale_bits), in one of two forms (the other's arrays empty):
+    (packed, index, entries, symbols).
+
+    Below 2**DENSE_SCALE slots, *packed*: for each slot its symbol, the symbol's
+    frequency and the slot's offset within it, in one word (symbol | freq << 18 |
+    offset << 35), so that a step makes one lookup. At 2**DENSE_SCALE slots that table
+    (512 KiB) falls out of the L2 cache, and the *dense* form is faster: *index*, the
+    slot's k (uint16: which of the used symbols), then *entries*, k's freq | start << 16
+    (uint32), and *symbols*, k's symbol."""
+    size = 1 << scale_bits
+    dense = scale_bits >= DENSE_SCALE and symbols.shape[0] <= 1 << 16
+    packed = np.empty(0 if dense else size, dtype=np.int64)
+    index = np.empty(size if dense else 0, dtype=np.uint16)
+    entries = np.empty(symbols.shape[0] if dense else 0, dtype=np.uint32)
     start = 0
     for k in range(symbols.shape[0]):
         symbol, freq = np.int64(symbols[k]), np.int64(freqs[k])
-        for offset in range(freq):
-            table[start + offset] = symbol | (freq << SYMBOL_BITS) | (np.int64(offset) << (SYMBOL_BITS + 17))
+        if dense:
+            index[start : start + freq] = k
+            entries[k] = freq | (start << 16)
+        else:
+            for offset in range(freq):
+                packed[start + offset] = symbol | (freq << SYMBOL_BITS) | (np.int64(offset) << (SYMBOL_BITS + 17))
         start += freq
-    return table
+    return packed, index, entries, symbols.astype(np.uint32)
 
 
 @njit(cache=True, nogil=True)
@@ -191,10 +209,10 @@ def encode(
 
 
 @njit(cache=True, nogil=True)
-def scale_of(table: np.ndarray) -> int:
-    """S for a slot table of 2**S entries."""
+def scale_of_size(size: int) -> int:
+    """S for a table of 2**S slots."""
     bits = 0
-    while (1 << bits) < table.shape[0]:
+    while (1 << bits) < size:
         bits += 1
     return bits
 
@@ -227,50 +245,68 @@ def decoder_state(words: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _decode_step(x, p, slots, words, last, clamp, mask, scale_bits):
-    """One lane's step: (its next state, its next word position, the slot's entry).
-    The lane's next word is loaded whether or not the state takes it (a conditional
-    move, no branch), at a position clamped to the payload where ``clamp`` says that
-    the block could run past it."""
-    e = slots[x & mask]
+def _decode_step(x, p, table, words, last, clamp, dense, mask, scale_bits):
+    """One lane's step: (its next state, its next word position, its symbol), from
+    either form of the table. The lane's next word is loaded whether or not the
+    state takes it (a conditional move, no branch), at a position clamped to the
+    payload where ``clamp`` says that the block could run past it."""
+    packed, index, entries, symbols = table
+    slot = x & mask
     word = uint64(words[min(p, last)]) if clamp else uint64(words[p])
-    x = ((e >> uint64(SYMBOL_BITS)) & uint64(0x1FFFF)) * (x >> scale_bits) + (e >> uint64(SYMBOL_BITS + 17))
+    if dense:
+        k = uint64(index[slot])
+        e = uint64(entries[k])
+        x = (e & uint64(0xFFFF)) * (x >> scale_bits) + slot - (e >> uint64(16))
+        symbol = uint64(symbols[k])
+    else:
+        e = uint64(packed[slot])
+        x = ((e >> uint64(SYMBOL_BITS)) & uint64(0x1FFFF)) * (x >> scale_bits) + (e >> uint64(SYMBOL_BITS + 17))
+        symbol = e & uint64((1 << SYMBOL_BITS) - 1)
     take = x < uint64(_LOW)
     x = ((x << uint64(_WORD_BITS)) | word) if take else x
-    return x, p + uint64(take), e
+    return x, p + uint64(take), symbol
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _decode_rounds(words, slots, out, rounds, lanes, last, clamp, mask, scale_bits):
+def _decode_rounds(words, table, out, rounds, lanes, last, clamp, dense, mask, scale_bits):
     """``rounds`` rounds of eight symbols into out[:8 * rounds], from the lanes' states
     and word positions ``lanes`` (x0..x7, p0..p7), which it returns advanced."""
     x0, x1, x2, x3, x4, x5, x6, x7, p0, p1, p2, p3, p4, p5, p6, p7 = lanes
-    one, symbol_mask = uint64(1), uint64((1 << SYMBOL_BITS) - 1)
+    one = uint64(1)
     for r in range(rounds):
         i = uint64(LANES * r)
-        x0, p0, e0 = _decode_step(x0, p0, slots, words, last, clamp, mask, scale_bits)
-        x1, p1, e1 = _decode_step(x1, p1, slots, words, last, clamp, mask, scale_bits)
-        x2, p2, e2 = _decode_step(x2, p2, slots, words, last, clamp, mask, scale_bits)
-        x3, p3, e3 = _decode_step(x3, p3, slots, words, last, clamp, mask, scale_bits)
-        x4, p4, e4 = _decode_step(x4, p4, slots, words, last, clamp, mask, scale_bits)
-        x5, p5, e5 = _decode_step(x5, p5, slots, words, last, clamp, mask, scale_bits)
-        x6, p6, e6 = _decode_step(x6, p6, slots, words, last, clamp, mask, scale_bits)
-        x7, p7, e7 = _decode_step(x7, p7, slots, words, last, clamp, mask, scale_bits)
-        out[i] = e0 & symbol_mask
-        out[i + one] = e1 & symbol_mask
-        out[i + uint64(2)] = e2 & symbol_mask
-        out[i + uint64(3)] = e3 & symbol_mask
-        out[i + uint64(4)] = e4 & symbol_mask
-        out[i + uint64(5)] = e5 & symbol_mask
-        out[i + uint64(6)] = e6 & symbol_mask
-        out[i + uint64(7)] = e7 & symbol_mask
+        x0, p0, s0 = _decode_step(x0, p0, table, words, last, clamp, dense, mask, scale_bits)
+        x1, p1, s1 = _decode_step(x1, p1, table, words, last, clamp, dense, mask, scale_bits)
+        x2, p2, s2 = _decode_step(x2, p2, table, words, last, clamp, dense, mask, scale_bits)
+        x3, p3, s3 = _decode_step(x3, p3, table, words, last, clamp, dense, mask, scale_bits)
+        x4, p4, s4 = _decode_step(x4, p4, table, words, last, clamp, dense, mask, scale_bits)
+        x5, p5, s5 = _decode_step(x5, p5, table, words, last, clamp, dense, mask, scale_bits)
+        x6, p6, s6 = _decode_step(x6, p6, table, words, last, clamp, dense, mask, scale_bits)
+        x7, p7, s7 = _decode_step(x7, p7, table, words, last, clamp, dense, mask, scale_bits)
+        out[i] = s0
+        out[i + one] = s1
+        out[i + uint64(2)] = s2
+        out[i + uint64(3)] = s3
+        out[i + uint64(4)] = s4
+        out[i + uint64(5)] = s5
+        out[i + uint64(6)] = s6
+        out[i + uint64(7)] = s7
     return x0, x1, x2, x3, x4, x5, x6, x7, p0, p1, p2, p3, p4, p5, p6, p7
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _symbol_of(table, x, mask):
+    """The symbol of a state's slot (no step taken)."""
+    packed, index, entries, symbols = table
+    if index.shape[0] > 0:
+        return uint64(symbols[index[x & mask]])
+    return uint64(packed[x & mask]) & uint64((1 << SYMBOL_BITS) - 1)
+
+
 @njit(cache=True, nogil=True)
-def decode_block(words: np.ndarray, state: np.ndarray, table: np.ndarray, out: np.ndarray, count: int) -> None:
+def decode_block(words: np.ndarray, state: np.ndarray, table: tuple, out: np.ndarray, count: int) -> None:
     """Continue decoding: the next ``count`` symbols into out[:count] (``table`` from
-    :func:`slot_table`). Every block but the last must hold a multiple of eight symbols.
+    :func:`slots_of`). Every block but the last must hold a multiple of eight symbols.
 
     The eight lanes are written out, each state and word position in a register;
     everything is unsigned (uint64), so numba drops its negative-index checks. A lane
@@ -278,23 +314,28 @@ def decode_block(words: np.ndarray, state: np.ndarray, table: np.ndarray, out: n
     payload for the whole block, the word loads go unchecked; otherwise (the payload's
     end, or a corrupt payload) each is clamped to it. Nothing outside the words is
     read; on corrupt input the symbols are garbage."""
+    dense = table[1].shape[0] > 0
+    size = table[1].shape[0] if dense else table[0].shape[0]
     last = uint64(words.shape[0] - 1)
-    mask = uint64(table.shape[0] - 1)
-    scale_bits = uint64(scale_of(table))
-    slots = table.view(np.uint64)
+    mask = uint64(size - 1)
+    scale_bits = uint64(scale_of_size(size))
     lanes = (state[0], state[1], state[2], state[3], state[4], state[5], state[6], state[7],
              state[8], state[9], state[10], state[11], state[12], state[13], state[14], state[15])
     rounds = count // LANES
     farthest = max(state[8], state[9], state[10], state[11], state[12], state[13], state[14], state[15])
-    if farthest + uint64(rounds) <= last:
-        lanes = _decode_rounds(words, slots, out, rounds, lanes, last, False, mask, scale_bits)
+    inside = farthest + uint64(rounds) <= last
+    if inside and dense:
+        lanes = _decode_rounds(words, table, out, rounds, lanes, last, False, True, mask, scale_bits)
+    elif inside:
+        lanes = _decode_rounds(words, table, out, rounds, lanes, last, False, False, mask, scale_bits)
+    elif dense:
+        lanes = _decode_rounds(words, table, out, rounds, lanes, last, True, True, mask, scale_bits)
     else:
-        lanes = _decode_rounds(words, slots, out, rounds, lanes, last, True, mask, scale_bits)
+        lanes = _decode_rounds(words, table, out, rounds, lanes, last, True, False, mask, scale_bits)
     # the payload's last 0-7 symbols (its last block only) belong to lanes 0, 1, ... in
     # turn, and need no renormalisation
-    symbol_mask = uint64((1 << SYMBOL_BITS) - 1)
     for k in range(count - LANES * rounds):
-        out[LANES * rounds + k] = slots[lanes[k] & mask] & symbol_mask
+        out[LANES * rounds + k] = _symbol_of(table, lanes[k], mask)
     for j in range(2 * LANES):
         state[j] = lanes[j]
 

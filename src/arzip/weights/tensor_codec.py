@@ -165,6 +165,11 @@ class _Table:
         return cls(size, symbols, values, scale_bits)
 
 
+# the slot table's four arrays (arzip.coding.rans.slots_of), for a frame with one symbol
+_NO_SLOTS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.uint32),
+             np.zeros(0, dtype=np.uint32))
+
+
 def _gap_type(size: int) -> str:
     """The stored type of a table's symbol gaps: u16, or u32 for alphabets over 2**16."""
     return "<u2" if size <= 1 << 16 else "<u4"
@@ -405,7 +410,7 @@ class _Frame:
         if self.table.single is None:
             self.slots = self.table.slots()
         else:
-            self.slots = np.zeros(0, dtype=np.int64)
+            self.slots = _NO_SLOTS
         # more than two byte planes (64-bit values): the general join reads them from one array
         near = self.kind is not None or len(self.byte_planes) <= 2
         self.tail = np.zeros(0, dtype=np.uint8) if near else _flat(self.byte_planes, self.count)
