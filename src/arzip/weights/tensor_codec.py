@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
@@ -242,13 +242,18 @@ def _segments(n: int) -> list[tuple[int, int]]:
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 
 
-def _pool_map(function, items: Sequence, threads: int) -> list:
-    """``map`` on a thread pool kept for the process (numba code releases the GIL)."""
-    if threads <= 1 or len(items) <= 1:
-        return [function(item) for item in items]
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """The process's thread pool of that size (numba code releases the GIL)."""
     if threads not in _POOLS:
         _POOLS[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="arzip-tensor")
-    return list(_POOLS[threads].map(function, items))
+    return _POOLS[threads]
+
+
+def _pool_map(function, items: Sequence, threads: int) -> list:
+    """``map`` on the process's thread pool."""
+    if threads <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    return list(_pool(threads).map(function, items))
 
 
 def encode_parts(chunk: bytes | memoryview, width_bytes: int, threads: int = 1) -> list:
@@ -385,9 +390,6 @@ class _Frame:
             self.out = np.empty(n, dtype=_UNSIGNED[self.width_bytes])
         self.slots = None
 
-    def jobs(self) -> list[tuple[_Frame, int]]:
-        return [(self, i) for i in range(len(self.segments))]
-
     def decode_segment(self, index: int) -> None:
         rans, planes = _numba()
         first, count = self.segments[index]
@@ -437,10 +439,28 @@ def decode_many(
     """Decode several tensor payloads, all their segments sharing the threads; into
     ``targets`` (writable uint8 arrays of the raw sizes) when given."""
     targets = targets if targets is not None else [None] * len(frames)
-    parsed = [_Frame(payload, raw_size, target) for (payload, raw_size), target in zip(frames, targets)]
-    _pool_map(lambda frame: frame.prepare(), parsed, threads)
-    jobs = [job for frame in parsed for job in frame.jobs()]
-    _pool_map(lambda job: job[0].decode_segment(job[1]), jobs, threads)
+    if threads <= 1:
+        parsed = [_Frame(payload, raw_size, target) for (payload, raw_size), target in zip(frames, targets)]
+        for frame in parsed:
+            frame.prepare()
+            for index in range(len(frame.segments)):
+                frame.decode_segment(index)
+        return [frame.result() for frame in parsed]
+    # the threads decode the segments of the frames parsed so far while this thread
+    # parses the next ones
+    pool, parsed, jobs = _pool(threads), [], []
+    try:
+        for (payload, raw_size), target in zip(frames, targets):
+            frame = _Frame(payload, raw_size, target)
+            frame.prepare()
+            parsed.append(frame)
+            jobs += [pool.submit(frame.decode_segment, index) for index in range(len(frame.segments))]
+        for job in jobs:
+            job.result()
+    finally:
+        for job in jobs:  # on an error: no thread goes on writing after this returns
+            job.cancel()
+        wait(jobs)
     return [frame.result() for frame in parsed]
 
 
