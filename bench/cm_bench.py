@@ -37,9 +37,10 @@ FILES = ["alice29.txt", "asyoulik.txt", "lcet10.txt", "plrabn12.txt", "html", "h
 TEXTS = FILES[:4]
 FALLBACK = {"paper-100k.pdf", "fireworks.jpeg"}  # the container stores these with a classic codec
 SMALL_BYTES = 2000  # the small file of the start-up measurement
-# English text that is not in the corpus, from Debian packages (`apt-get install -y fortunes
-# libpng-dev libslang2-dev base-files`): the check that the text target holds on files the model
-# was not tuned on. Gzipped files are read unpacked; missing ones are skipped.
+# English text that is not in the corpus, from Debian packages (`apt-get install -y fortunes`;
+# the others come with base-files, libpng16-16 and libslang2): the check that the text target
+# holds on files the model was not tuned on. Gzipped files are read unpacked; missing ones are
+# skipped.
 HELD_OUT = [
     "/usr/share/games/fortunes/cookie", "/usr/share/games/fortunes/songs-poems",
     "/usr/share/games/fortunes/people", "/usr/share/games/fortunes/men-women",
