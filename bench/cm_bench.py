@@ -329,7 +329,7 @@ def main() -> None:
                  f"{os.cpu_count()} threads (**{many1['tc'] / many2['tc']:.2f}x**; {net('tc', start_c)} less the "
                  f"start-up below); decompress {many1['td']:.2f} s, {many2['td']:.2f} s "
                  f"(**{many1['td'] / many2['td']:.2f}x**; {net('td', start_d)}). With `-T 1` the xz contender of "
-                 f"binary chunks still runs beside the model, on the other core")
+                 f"binary chunks runs after the model, on the same thread")
     lines.append(f"- start-up (time to first byte): the first {SMALL_BYTES:,} bytes of {TEXTS[0]}, whole "
                  f"process, best of 5: compress {start_c:.2f} s, decompress {start_d:.2f} s (target < 1 s)")
     lines += held_out

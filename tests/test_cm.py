@@ -196,6 +196,20 @@ def test_the_codec_records_text_or_binary():
             arzip.decompress(bytes(packed))
 
 
+def test_one_thread_runs_the_xz_contender_in_line_with_the_same_bytes(monkeypatch):
+    import arzip
+    from arzip.codecs import cm as cm_codec
+
+    data = _binary()
+    two = arzip.compress(data, "cm", threads=2)
+
+    def no_background(*args):
+        raise AssertionError("-T 1 started a background contender")
+
+    monkeypatch.setattr(cm_codec, "_contend", no_background)
+    assert arzip.compress(data, "cm", threads=1) == two
+
+
 @pytest.mark.parametrize("revision,level", sorted(GOLDEN_EARLIER))
 def test_earlier_revisions_payloads_still_decode(revision, level):
     data = _golden_input()

@@ -124,8 +124,8 @@ class Compressor:
         spec_codec, spec_model = parse_codec_spec(codec)
         self._codec = spec_codec
         self.header = _settings_header(spec_codec, level, model or spec_model, content_size)
-        self._context = CodingContext(self.header)
         self._threads = max(1, threads)
+        self._context = CodingContext(self.header, threads=self._threads)
         self._batch = self._codec.batch_chunks(self._threads)
         # codecs that code each chunk alone: a pool with chunks in flight, no batch barrier
         self._pipelined = self._threads > 1 and self._codec.codes_chunks_alone

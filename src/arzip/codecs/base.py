@@ -36,6 +36,9 @@ class CodingContext:
     # Decoded chunks kept for frames that later frames refer to (by frame number),
     # as the header's codec asked through ``referenced_frames``.
     history: dict[int, bytes] = field(default_factory=dict)
+    # The threads the user gave the stream (-T): a codec starts no background work of its own
+    # when it is 1; 0 where no one said.
+    threads: int = 0
 
 
 class Codec(ABC):

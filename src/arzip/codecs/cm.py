@@ -3,9 +3,10 @@
 What it does: codes chunks with the model at the stream's level and, per chunk,
 falls back to a classic codec where the model does not win: data that is already
 compressed (JPEG, PDF streams, archives) goes to the best classic codec, and every
-chunk is also given to LZMA (xz at the same level) on a second thread while the
-model runs, so a file where LZ matching beats the model (some binary tables) is
-never larger than xz makes it. Text is not given to xz: on text the model's match
+chunk that is not text is also given to LZMA (xz at the same level) on a second
+thread while the model runs (after it, with ``-T 1``: one thread means one), so a
+file where LZ matching beats the model (some binary tables) is never larger than
+xz makes it. Text is not given to xz: on text the model's match
 model and word contexts always beat LZ, and on a 2-core machine the contender
 would only take CPU time from the model. A chunk that is not text is coded with the
 level's contexts for binary data as well (sparse, indirect, ...), and the payload says
@@ -112,13 +113,18 @@ class CMCodec(Codec):
         if analysis.incompressible:
             return best_classic(self._registry, chunk, context)
         binary = not looks_like_text(chunk)
-        contender = _contend(self._registry["lzma"], chunk, context) if binary else None
+        # xz contends for binary chunks: beside the model, or after it with -T 1
+        beside = binary and context.threads != 1
+        contender = _contend(self._registry["lzma"], chunk, context) if beside else None
         payload = self.model_encode(bytes(chunk), context, binary)
         if payload is not None:
             revision = _model().MODEL_REVISION
             kind = (int(binary),) if revision >= FIRST_REVISION_WITH_KIND else ()
             payload = bytes((revision, *kind)) + payload
-        lzma_result = None if contender is None else contender.result()
+        if contender is not None:
+            lzma_result = contender.result()
+        else:
+            lzma_result = self._registry["lzma"].encode_chunk(chunk, context) if binary else None
         if payload is None or len(payload) > POOR_RATIO * len(chunk):
             classic = best_classic(self._registry, chunk, context)
             if payload is None or len(classic[1]) < len(payload):
