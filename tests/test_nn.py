@@ -194,6 +194,28 @@ def test_binary_chunk_with_a_model_file(model_file):
     assert arzip.decompress(blob) == rows
 
 
+def test_revision_5_text_payloads_still_decode(model_file):
+    """Revision 6 adds contexts to text chunks under -m nn; a revision-5 frame (written
+    by the arzip before) decodes with revision 5's contexts."""
+    from arzip.container import parse_frame_header, parse_header
+    from arzip.models import cm
+
+    network = load_network(model_file)
+    old_level = cm.LEVELS_BY_REVISION[5][5].for_chunk(False).with_network(False)
+    new_level = cm.LEVELS[5].for_chunk(False).with_network(False)
+    assert len(new_level.contexts) > len(old_level.contexts)
+    blob = bytearray(arzip.compress(TEXT, f"nn:{model_file}", 5))
+    header, offset = parse_header(blob)
+    frame, payload_at = parse_frame_header(blob, offset, header.chunk_bytes)
+    old = bytes((5, 0)) + cm.encode_level(TEXT, old_level, network)
+    assert old[2:] != bytes(blob[payload_at + 2 : payload_at + frame.payload_size])
+    from arzip.codecs import CodingContext, codec_by_id
+
+    codec = codec_by_id(17)
+    context = CodingContext(header)
+    assert codec.decode_chunk(old, len(TEXT), context) == TEXT
+
+
 def test_shipped_model_fits_the_package_budget():
     path = shipped.default_model_path()
     assert path.stat().st_size <= 16_000_000  # int8, at most 16 MB (docs/MODEL.md)

@@ -77,10 +77,10 @@ class NNCodec(CMCodec):
         return network
 
     def model_encode(self, chunk: bytes, context: CodingContext, binary: bool) -> bytes | None:
-        level = _cm().LEVELS[context.header.level].for_chunk(binary)
+        level = _cm().LEVELS[context.header.level].for_chunk(binary).with_network(binary)
         return _cm().encode_level(chunk, level, self._network(context))
 
     def model_decode(self, payload: bytes, raw_size: int, context: CodingContext,
                      revision: int, binary: bool) -> bytes:
-        level = _cm().LEVELS_BY_REVISION[revision][context.header.level].for_chunk(binary)
+        level = _cm().LEVELS_BY_REVISION[revision][context.header.level].for_chunk(binary).with_network(binary)
         return _cm().decode_level(payload, raw_size, level, self._network(context))
