@@ -229,7 +229,8 @@ def compress_weights(
 
 
 def _ordered_map(function: Callable, items: list, threads: int) -> Iterator:
-    """``map`` in order, up to ``2 * threads`` items in flight (memory stays bounded)."""
+    """``map`` in order, up to ``max(2 * threads, 8)`` items in flight (memory stays bounded;
+    a few threads get a deeper window, which keeps them busy across pieces of unequal size)."""
     if threads <= 1:
         yield from map(function, items)
         return
@@ -237,7 +238,7 @@ def _ordered_map(function: Callable, items: list, threads: int) -> Iterator:
         window: list = []
         for item in items:
             window.append(pool.submit(function, item))
-            if len(window) >= 2 * threads:
+            if len(window) >= max(2 * threads, 8):
                 yield window.pop(0).result()
         for future in window:
             yield future.result()
