@@ -71,7 +71,7 @@ def values_of(chunk: bytes | memoryview, width_bytes: int) -> np.ndarray:
 
 class _Table:
     """A static head table: frequencies of the used symbols (ascending), summing to 2**scale.
-    The encoder's arrays (:meth:`encoder_arrays`) are made by the encoder only: a reader
+    The encoder's table (:meth:`encoder_table`) is made by the encoder only: a reader
     of 2**16-symbol tables needs none of them."""
 
     def __init__(self, size: int, symbols: np.ndarray, frequencies: np.ndarray, scale_bits: int) -> None:
@@ -81,17 +81,17 @@ class _Table:
         self.scale_bits = scale_bits
         self.single = int(symbols[0]) if symbols.shape[0] == 1 else None
 
-    def encoder_arrays(self, indices: np.ndarray | None = None, size: int | None = None) -> tuple:
-        """``arzip.coding.rans.encode``'s freqs, starts and 1 / freq, over ``size`` entries
-        with the used symbols at ``indices`` (ascending; by default the symbols themselves
-        over the whole alphabet)."""
+    def encoder_table(self, indices: np.ndarray | None = None, size: int | None = None) -> np.ndarray:
+        """``arzip.coding.rans.encode``'s table over ``size`` entries with the used symbols
+        at ``indices`` (ascending; by default the symbols themselves over the whole
+        alphabet)."""
+        rans, _ = _numba()
         indices = self.symbols if indices is None else indices
         size = self.size if size is None else size
-        freqs, starts, inverse = np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.int64), np.zeros(size)
+        freqs, starts = np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.int64)
         freqs[indices] = self.frequencies
         starts[indices] = np.cumsum(self.frequencies) - self.frequencies
-        inverse[indices] = 1.0 / self.frequencies
-        return freqs, starts, inverse
+        return rans.encoder_table(freqs, starts)
 
     def slots(self) -> np.ndarray:
         """The decoder's slot table (``arzip.coding.rans.slots_of``)."""
@@ -276,7 +276,7 @@ def encode_parts(chunk: bytes | memoryview, width_bytes: int, threads: int = 1) 
     head_bits = layout
     byte_planes, nibbles = planes.tail_layout(width_bits, head_bits)
     table = _Table.from_counts(planes.head_histogram(top, head_bits), len(values) * width_bytes)
-    freqs, starts, inverse = table.encoder_arrays() if table.single is None else (None, None, None)
+    coding = table.encoder_table() if table.single is None else None
     tail_planes = np.empty((byte_planes, n), dtype=np.uint8)
     nibble_plane = np.zeros((n + 1) // 2 if nibbles else 0, dtype=np.uint8)
 
@@ -285,7 +285,7 @@ def encode_parts(chunk: bytes | memoryview, width_bytes: int, threads: int = 1) 
         planes.split_into(values, first, count, head_bits, width_bits, tail_planes, nibble_plane)
         if table.single is not None:
             return None
-        return rans.encode(values[first : first + count], freqs, starts, inverse, width_bits - head_bits, table.scale_bits)
+        return rans.encode(values[first : first + count], coding, width_bits - head_bits, table.scale_bits)
 
     words = [w for w in _pool_map(split_and_code, segments, threads) if w is not None]
     return _frame_parts(width_bytes, head_bits, n, table, words, list(tail_planes) + ([nibble_plane] if nibbles else []))
@@ -326,11 +326,11 @@ def _encode_pairs(values: np.ndarray, segments: list, threads: int, top: np.ndar
     if table.single is not None:
         return _frame_parts(2, kind.layout, n, table, [], tails)
     rans, _ = _numba()
-    freqs, starts, inverse = table.encoder_arrays(used_ranks, width * width)  # ascending ranks, ascending symbols
+    coding = table.encoder_table(used_ranks, width * width)  # ascending ranks, ascending symbols
 
     def code(segment: tuple[int, int]) -> np.ndarray:
         first, count = segment
-        return rans.encode(ranks[first // 2 : (first + count + 1) // 2], freqs, starts, inverse, 0, table.scale_bits)
+        return rans.encode(ranks[first // 2 : (first + count + 1) // 2], coding, 0, table.scale_bits)
 
     return _frame_parts(2, kind.layout, n, table, _pool_map(code, segments, threads), tails)
 
