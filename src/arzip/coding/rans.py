@@ -89,18 +89,19 @@ def slots_of(symbols: np.ndarray, freqs: np.ndarray, scale_bits: int) -> tuple:
     offset << 35), so that a step makes one lookup. At 2**DENSE_SCALE slots that table
     (512 KiB) falls out of the L2 cache, and the *dense* form is faster: *index*, the
     slot's k (uint16: which of the used symbols), then *entries*, k's freq | start << 16
-    (uint32), and *symbols*, k's symbol."""
+    | symbol << 32 (uint64: a step's second lookup finds all three), and *symbols*, k's
+    symbol (for callers; the decoder reads the entries)."""
     size = 1 << scale_bits
     dense = scale_bits >= DENSE_SCALE and symbols.shape[0] <= 1 << 16
     packed = np.empty(0 if dense else size, dtype=np.int64)
     index = np.empty(size if dense else 0, dtype=np.uint16)
-    entries = np.empty(symbols.shape[0] if dense else 0, dtype=np.uint32)
+    entries = np.empty(symbols.shape[0] if dense else 0, dtype=np.uint64)
     start = 0
     for k in range(symbols.shape[0]):
         symbol, freq = np.int64(symbols[k]), np.int64(freqs[k])
         if dense:
             index[start : start + freq] = k
-            entries[k] = freq | (start << 16)
+            entries[k] = freq | (start << 16) | (symbol << 32)
         else:
             for offset in range(freq):
                 packed[start + offset] = symbol | (freq << SYMBOL_BITS) | (np.int64(offset) << (SYMBOL_BITS + 17))
@@ -257,8 +258,8 @@ def _decode_step(x, p, table, words, last, clamp, dense, mask, scale_bits):
     if dense:
         k = uint64(index[slot])
         e = uint64(entries[k])
-        x = (e & uint64(0xFFFF)) * (x >> scale_bits) + slot - (e >> uint64(16))
-        symbol = uint64(symbols[k])
+        x = (e & uint64(0xFFFF)) * (x >> scale_bits) + slot - ((e >> uint64(16)) & uint64(0xFFFF))
+        symbol = e >> uint64(32)
     else:
         e = uint64(packed[slot])
         x = ((e >> uint64(SYMBOL_BITS)) & uint64(0x1FFFF)) * (x >> scale_bits) + (e >> uint64(SYMBOL_BITS + 17))
@@ -300,7 +301,7 @@ def _symbol_of(table, x, mask):
     """The symbol of a state's slot (no step taken)."""
     packed, index, entries, symbols = table
     if index.shape[0] > 0:
-        return uint64(symbols[index[x & mask]])
+        return uint64(entries[index[x & mask]]) >> uint64(32)
     return uint64(packed[x & mask]) & uint64((1 << SYMBOL_BITS) - 1)
 
 

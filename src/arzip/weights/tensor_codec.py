@@ -166,7 +166,7 @@ class _Table:
 
 
 # the slot table's four arrays (arzip.coding.rans.slots_of), for a frame with one symbol
-_NO_SLOTS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.uint32),
+_NO_SLOTS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.uint64),
              np.zeros(0, dtype=np.uint32))
 
 
