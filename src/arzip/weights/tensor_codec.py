@@ -26,6 +26,7 @@ Payload, all integers little-endian, varints LEB128:
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 
@@ -153,7 +154,7 @@ class _Table:
         gap_type = np.dtype(_gap_type(size))
         body_size = (gap_type.itemsize + 2) * used_count
         try:
-            body = zstandard.ZstdDecompressor().decompress(packed, max_output_size=body_size)
+            body = _decompressor().decompress(packed, max_output_size=body_size)
         except zstandard.ZstdError:
             raise FormatError("corrupt .arz file: bad tensor table") from None
         if len(body) != body_size:
@@ -164,6 +165,18 @@ class _Table:
         if symbols[-1] >= size or values.min() < 1 or values.sum() != 1 << scale_bits:
             raise FormatError("corrupt .arz file: bad tensor table")
         return cls(size, symbols, values, scale_bits)
+
+
+_LOCAL = threading.local()
+
+
+def _decompressor():
+    """This thread's zstd decompressor (making one costs more than a table's decompression)."""
+    import zstandard
+
+    if not hasattr(_LOCAL, "zstd"):
+        _LOCAL.zstd = zstandard.ZstdDecompressor()
+    return _LOCAL.zstd
 
 
 # the slot table's four arrays (arzip.coding.rans.slots_of), for a frame with one symbol
