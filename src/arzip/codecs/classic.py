@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bz2
 import lzma
+import threading
 import zlib
 from typing import ClassVar
 
@@ -137,6 +138,21 @@ def _preset_dict_size(preset: int) -> int:
     return int(sizes_mib[preset & 0x1F] * (1 << 20))
 
 
+_LOCAL = threading.local()
+
+
+def zstd_decompressor():
+    """This thread's zstd decompressor, made once: making one costs more than decompressing
+    a small frame (a weight archive has dozens of them), and one must not serve two threads
+    at once."""
+    import zstandard
+
+    decompressor = getattr(_LOCAL, "zstd", None)
+    if decompressor is None:
+        decompressor = _LOCAL.zstd = zstandard.ZstdDecompressor()
+    return decompressor
+
+
 class ZstdCodec(_ClassicCodec):
     name = "zstd"
     codec_id = 4
@@ -158,7 +174,7 @@ class ZstdCodec(_ClassicCodec):
         import zstandard
 
         try:
-            data = zstandard.ZstdDecompressor().decompress(payload, max_output_size=raw_size)
+            data = zstd_decompressor().decompress(payload, max_output_size=raw_size)
         except zstandard.ZstdError:
             raise _corrupt(self.name) from None
         return _check_size(data, raw_size, self.name)

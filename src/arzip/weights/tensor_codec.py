@@ -26,13 +26,13 @@ Payload, all integers little-endian, varints LEB128:
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
 from ..codecs.base import Codec, CodingContext, EncodedChunk
+from ..codecs.classic import zstd_decompressor
 from ..container import NeedMoreData, _Cursor, encode_varint
 from ..errors import FormatError
 
@@ -154,7 +154,7 @@ class _Table:
         gap_type = np.dtype(_gap_type(size))
         body_size = (gap_type.itemsize + 2) * used_count
         try:
-            body = _decompressor().decompress(packed, max_output_size=body_size)
+            body = zstd_decompressor().decompress(packed, max_output_size=body_size)
         except zstandard.ZstdError:
             raise FormatError("corrupt .arz file: bad tensor table") from None
         if len(body) != body_size:
@@ -165,18 +165,6 @@ class _Table:
         if symbols[-1] >= size or values.min() < 1 or values.sum() != 1 << scale_bits:
             raise FormatError("corrupt .arz file: bad tensor table")
         return cls(size, symbols, values, scale_bits)
-
-
-_LOCAL = threading.local()
-
-
-def _decompressor():
-    """This thread's zstd decompressor (making one costs more than a table's decompression)."""
-    import zstandard
-
-    if not hasattr(_LOCAL, "zstd"):
-        _LOCAL.zstd = zstandard.ZstdDecompressor()
-    return _LOCAL.zstd
 
 
 # the slot table's four arrays (arzip.coding.rans.slots_of), for a frame with one symbol
@@ -223,7 +211,7 @@ def _load_planes(cur: _Cursor, payload: np.ndarray, sizes: list[int]) -> list[np
             loaded.append(payload[start : start + size])
         elif mode == _ZSTD:
             try:
-                data = zstandard.ZstdDecompressor().decompress(payload[start : start + stored], max_output_size=size)
+                data = zstd_decompressor().decompress(payload[start : start + stored], max_output_size=size)
             except zstandard.ZstdError:
                 raise FormatError("corrupt .arz file: bad tensor plane") from None
             if len(data) != size:
