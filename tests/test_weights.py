@@ -101,6 +101,43 @@ def test_tensor_codec_reaches_the_entropy_of_the_exponents():
     assert len(payload) < (_entropy_bytes(bits >> 4) + bits.size / 2) * (1 + pairs.BF16.slack) * 1.003
 
 
+@pytest.mark.parametrize(
+    ("dtype", "seed", "layout", "scale", "rest", "digest"),
+    [
+        (np.float32, 21, 12, 12, 132435, "022bd2ab0c325fc3e1a53cc683b5d031247e54cfa2bce862c7ac3bc2e2cf2e35"),
+        (ml_dtypes.bfloat16, 22, pairs.BF16.layout, 13, 52471, "debb10753f72556145a21d20b4e802af94e6c8f1c655b78a3577eeba153e2fd3"),
+        (np.float16, 23, 8, 12, 67427, "e97e5342fd7a0e7c990eea521942f2568691ee95283513e482b4b4daae45ff57"),
+    ],
+)
+def test_tensor_payload_bytes_are_pinned(dtype, seed, layout, scale, rest, digest):
+    # the exact payload of each common layout (top-12 fp32, bf16 pairs, top-8 fp16), its
+    # table at the coarse scales 12 and 13: a change to the format or to the encoder's
+    # choices shows here (the table's symbols and frequencies and every byte after it are
+    # pinned; not the table's zstd bytes, which a zstd release may change); a decoder
+    # must refuse a scale outside 12..16
+    import hashlib
+
+    from arzip.container import _Cursor
+    from arzip.weights.tensor_codec import _Table
+
+    values = gaussian((40_000,), seed).astype(dtype)
+    payload = encode_values(values.tobytes(), values.dtype.itemsize)
+    cur = _Cursor(payload)
+    assert (cur.u8(), cur.u8(), cur.varint()) == (values.dtype.itemsize, layout, 40_000)
+    count = _Cursor(payload[cur.offset :])
+    count.varint()  # the number of symbols used, then the scale
+    scale_at = cur.offset + count.offset
+    table = _Table.read(cur, pairs.KINDS[layout].symbol_bits if layout in pairs.KINDS else layout)
+    assert table.scale_bits == payload[scale_at] == scale
+    pinned = table.symbols.astype("<i8").tobytes() + table.frequencies.astype("<i8").tobytes() + payload[cur.offset :]
+    assert (len(payload) - cur.offset, hashlib.sha256(pinned).hexdigest()) == (rest, digest)
+    assert bytes(decode_values(payload, values.nbytes)) == values.tobytes()
+    bad = bytearray(payload)
+    bad[scale_at] = 11
+    with pytest.raises(FormatError):
+        decode_values(bytes(bad), values.nbytes)
+
+
 def test_tensor_codec_layouts_follow_the_data():
     rng = np.random.default_rng(5)
     fp16 = encode_values(gaussian((1 << 16,), 5).astype(np.float16).tobytes(), 2)
