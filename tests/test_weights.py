@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+import threading
 
 import numpy as np
 import pytest
@@ -166,6 +167,18 @@ def test_pair_layout_round_trips_odd_and_short_tensors():
             if n > SEGMENT_VALUES and kind is pairs.BF16:
                 assert payload[1] == kind.layout
             assert bytes(decode_values(payload, len(raw), threads=2)) == raw
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_decode_many_runs_meanwhile_once_while_it_decodes(threads):
+    # the caller's other work (an archive's zstd frames) runs once, in the calling thread
+    from arzip.weights.tensor_codec import decode_many
+
+    raws = [gaussian((n,), n).astype(ml_dtypes.bfloat16).tobytes() for n in (5, SEGMENT_VALUES + 7)]
+    frames = [(encode_values(raw, 2), len(raw)) for raw in raws]
+    calls = []
+    out = decode_many(frames, threads, meanwhile=lambda: calls.append(threading.get_ident()))
+    assert [bytes(o) for o in out] == raws and calls == [threading.get_ident()]
 
 
 def test_fp16_pair_layout_round_trips():

@@ -336,19 +336,17 @@ class Decompressor:
             by_codec.setdefault(frame.codec_id, []).append(position)
         chunks: list = [None] * len(frames)
         outs = self._sink_slices(frames)
-        # Codecs that read earlier frames (refs) go last, once those frames are kept.
-        order = sorted(by_codec, key=lambda cid: codec_by_id(cid).uses_history)
-        for codec_id in order:
+        def decode_group(codec_id: int, meanwhile: Callable[[], None] | None = None, threads: int = self._threads) -> None:
             codec = codec_by_id(codec_id)
             positions = by_codec[codec_id]
             payloads = [
                 (frames[p][1] if codec.accepts_views else bytes(frames[p][1]), frames[p][0].raw_size) for p in positions
             ]
             if outs is None:
-                decoded = codec.decode_chunks(payloads, self._context, self._threads)
+                decoded = codec.decode_chunks(payloads, self._context, threads)
             else:
                 decoded = [outs[p] for p in positions]
-                codec.decode_chunks_into(payloads, decoded, self._context, self._threads)
+                codec.decode_chunks_into(payloads, decoded, self._context, threads, meanwhile)
             for position, chunk in zip(positions, decoded):
                 number = first_number + position
                 if outs is None:
@@ -359,6 +357,21 @@ class Decompressor:
                 chunks[position] = chunk
                 if number in self._retain:
                     self._context.history[number] = bytes(chunk)
+
+        # Codecs that read earlier frames (refs) go last, once those frames are kept.
+        later = [cid for cid in by_codec if codec_by_id(cid).uses_history]
+        first = [cid for cid in by_codec if cid not in later]
+        if outs is not None and len(first) > 1:
+            # into the output buffer (disjoint slices), the largest group first: while its
+            # codec's threads decode it, this thread alone decodes the others (a weight
+            # archive's dozens of small zstd frames beside its tensor frames)
+            largest = max(first, key=lambda cid: sum(frames[p][0].raw_size for p in by_codec[cid]))
+            others = [cid for cid in first if cid != largest]
+            decode_group(largest, lambda: [decode_group(cid, threads=1) for cid in others])
+        else:
+            later = first + later
+        for codec_id in later:
+            decode_group(codec_id)
         for (frame, _), chunk in zip(frames, chunks):
             self._frames_seen.append(frame)
             self._hasher.update(chunk)

@@ -11,7 +11,7 @@ What it does not do: framing, checksums, threads over files, choosing a codec
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -121,10 +121,19 @@ class Codec(ABC):
         return _map(lambda frame: self.decode_chunk(frame[0], frame[1], context), frames, threads)
 
     def decode_chunks_into(
-        self, frames: Sequence[tuple[bytes, int]], outs: Sequence, context: CodingContext, threads: int = 1
+        self,
+        frames: Sequence[tuple[bytes, int]],
+        outs: Sequence,
+        context: CodingContext,
+        threads: int = 1,
+        meanwhile: Callable[[], None] | None = None,
     ) -> None:
         """Decode each frame into ``outs[i]``, a writable uint8 array of its raw size (the
-        caller's output buffer). Codecs that can write there directly override this."""
+        caller's output buffer), and call ``meanwhile()`` once in this thread: a codec whose
+        own threads do the decoding calls it while they work (other frames' decoding, say),
+        this one before it starts. Codecs that can write into ``outs`` directly override this."""
+        if meanwhile is not None:
+            meanwhile()
         for chunk, out in zip(self.decode_chunks(frames, context, threads), outs):
             if len(chunk) != len(out):
                 raise FormatError("corrupt .arz file: a frame decodes to the wrong size")

@@ -26,7 +26,7 @@ Payload, all integers little-endian, varints LEB128:
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
@@ -436,11 +436,17 @@ def _values_view(target: np.ndarray | None, width_bytes: int) -> np.ndarray | No
 
 
 def decode_many(
-    frames: Sequence[tuple[bytes | memoryview, int]], threads: int = 1, targets: Sequence[np.ndarray] | None = None
+    frames: Sequence[tuple[bytes | memoryview, int]],
+    threads: int = 1,
+    targets: Sequence[np.ndarray] | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> list[memoryview | np.ndarray]:
     """Decode several tensor payloads, all their segments sharing the threads; into
-    ``targets`` (writable uint8 arrays of the raw sizes) when given."""
+    ``targets`` (writable uint8 arrays of the raw sizes) when given. ``meanwhile()`` runs
+    in this thread while the threads decode (first, with one thread)."""
     targets = targets if targets is not None else [None] * len(frames)
+    if meanwhile is not None and threads <= 1:
+        meanwhile()
     if threads <= 1:
         parsed = [_Frame(payload, raw_size, target) for (payload, raw_size), target in zip(frames, targets)]
         for frame in parsed:
@@ -457,6 +463,8 @@ def decode_many(
             frame.prepare()
             parsed.append(frame)
             jobs += [pool.submit(frame.decode_segment, index) for index in range(len(frame.segments))]
+        if meanwhile is not None:
+            meanwhile()
         for job in jobs:
             job.result()
     finally:
@@ -498,6 +506,11 @@ class TensorCodec(Codec):
         return decode_many(frames, threads)
 
     def decode_chunks_into(
-        self, frames: Sequence[tuple[bytes, int]], outs: Sequence, context: CodingContext, threads: int = 1
+        self,
+        frames: Sequence[tuple[bytes, int]],
+        outs: Sequence,
+        context: CodingContext,
+        threads: int = 1,
+        meanwhile: Callable[[], None] | None = None,
     ) -> None:
-        decode_many(frames, threads, outs)
+        decode_many(frames, threads, outs, meanwhile)
