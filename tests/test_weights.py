@@ -204,6 +204,20 @@ def test_archive_round_trip_dedup_and_arzip_d(checkpoint, tmp_path):
     assert out.stat().st_size < len(raw)
 
 
+def test_dedup_hashes_whole_pieces_not_their_samples(tmp_path):
+    # equal in size and in the sampled bytes (start, middle, end), different elsewhere:
+    # not a repeat; an exact copy is
+    a = gaussian((512, 128), 7).astype(ml_dtypes.bfloat16)
+    b = a.copy()
+    b.reshape(-1)[10_000] = ml_dtypes.bfloat16(1.5)
+    path = tmp_path / "m.safetensors"
+    raw = write_safetensors(path, {"a": ("BF16", a), "b": ("BF16", b), "c": ("BF16", a.copy())})
+    out = tmp_path / "m.arz"
+    summary = _compress(path, out)
+    assert summary.frames_by_kind.get("ref") == 1  # c, not b
+    assert arzip.decompress(out.read_bytes()) == raw
+
+
 def test_load_and_load_tensor(checkpoint, tmp_path):
     path, _, tensors = checkpoint
     out = tmp_path / "m.arz"

@@ -141,13 +141,19 @@ def _read(entry: InputFile, piece: Piece) -> memoryview:
 
 
 def _mark_duplicates(inputs: list[InputFile], pieces: list[Piece]) -> list[int]:
-    """Turn repeats of earlier tensor pieces into refs; return the frames referred to."""
+    """Turn repeats of earlier tensor pieces into refs; return the frames referred to.
+    Only pieces that share their size and a sample of their bytes with another are
+    hashed whole (a checkpoint's tensors mostly share shapes, rarely contents)."""
+    sizes = Counter(piece.end - piece.start for piece in pieces if piece.kind == "tensor")
+    candidates = [n for n, piece in enumerate(pieces) if piece.kind == "tensor" and sizes[piece.end - piece.start] >= 2]
+    samples = {n: _sample_key(_read(inputs[pieces[n].file_index], pieces[n])) for n in candidates}
+    repeated = Counter(samples.values())
     seen: dict[tuple[bytes, int], int] = {}
     referenced = set()
-    sizes = Counter(piece.end - piece.start for piece in pieces if piece.kind == "tensor")
-    for number, piece in enumerate(pieces):
-        if piece.kind != "tensor" or sizes[piece.end - piece.start] < 2:
-            continue  # a piece of a size no other has repeats nothing: no need to hash it
+    for number in candidates:
+        if repeated[samples[number]] < 2:
+            continue  # no other piece has its size and sample: it repeats nothing
+        piece = pieces[number]
         data = _read(inputs[piece.file_index], piece)
         key = (xxhash.xxh3_128_digest(data), len(data))
         del data
@@ -157,6 +163,14 @@ def _mark_duplicates(inputs: list[InputFile], pieces: list[Piece]) -> list[int]:
         else:
             seen[key] = number
     return sorted(referenced)
+
+
+def _sample_key(data: memoryview, span: int = 4096) -> tuple[bytes, int]:
+    """(a hash of the first, middle and last ``span`` bytes, the length): equal pieces have
+    equal keys."""
+    middle = max(0, len(data) // 2 - span // 2)
+    sample = bytes(data[:span]) + bytes(data[middle : middle + span]) + bytes(data[-span:])
+    return xxhash.xxh3_128_digest(sample), len(data)
 
 
 # ---------------------------------------------------------------- writing
