@@ -336,6 +336,7 @@ class Decompressor:
             by_codec.setdefault(frame.codec_id, []).append(position)
         chunks: list = [None] * len(frames)
         outs = self._sink_slices(frames)
+
         def decode_group(codec_id: int, meanwhile: Callable[[], None] | None = None, threads: int = self._threads) -> None:
             codec = codec_by_id(codec_id)
             positions = by_codec[codec_id]
@@ -369,7 +370,8 @@ class Decompressor:
             others = [cid for cid in first if cid != largest]
             decode_group(largest, lambda: [decode_group(cid, threads=1) for cid in others])
         else:
-            later = first + later
+            for codec_id in first:
+                decode_group(codec_id)
         for codec_id in later:
             decode_group(codec_id)
         for (frame, _), chunk in zip(frames, chunks):

@@ -82,15 +82,14 @@ def slot_table(freqs: np.ndarray, starts: np.ndarray) -> tuple:
 def slots_of(symbols: np.ndarray, freqs: np.ndarray, scale_bits: int) -> tuple:
     """The decoder's table from the used symbols (ascending) and their frequencies
     (summing to 2**scale_bits), in one of two forms (the other's arrays empty):
-    (packed, index, entries, symbols).
+    (packed, index, entries).
 
     Below 2**DENSE_SCALE slots, *packed*: for each slot its symbol, the symbol's
     frequency and the slot's offset within it, in one word (symbol | freq << 18 |
     offset << 35), so that a step makes one lookup. At 2**DENSE_SCALE slots that table
     (512 KiB) falls out of the L2 cache, and the *dense* form is faster: *index*, the
     slot's k (uint16: which of the used symbols), then *entries*, k's freq | start << 16
-    | symbol << 32 (uint64: a step's second lookup finds all three), and *symbols*, k's
-    symbol (for callers; the decoder reads the entries)."""
+    | symbol << 32 (uint64: a step's second lookup finds all three)."""
     size = 1 << scale_bits
     dense = scale_bits >= DENSE_SCALE and symbols.shape[0] <= 1 << 16
     packed = np.empty(0 if dense else size, dtype=np.int64)
@@ -106,7 +105,7 @@ def slots_of(symbols: np.ndarray, freqs: np.ndarray, scale_bits: int) -> tuple:
             for offset in range(freq):
                 packed[start + offset] = symbol | (freq << SYMBOL_BITS) | (np.int64(offset) << (SYMBOL_BITS + 17))
         start += freq
-    return packed, index, entries, symbols.astype(np.uint32)
+    return packed, index, entries
 
 
 def encoder_table(freqs: np.ndarray, starts: np.ndarray | None = None) -> np.ndarray:
@@ -257,7 +256,7 @@ def _decode_step(x, p, table, words, last, clamp, dense, mask, scale_bits):
     either form of the table. The lane's next word is loaded whether or not the
     state takes it (a conditional move, no branch), at a position clamped to the
     payload where ``clamp`` says that the block could run past it."""
-    packed, index, entries, symbols = table
+    packed, index, entries = table
     slot = x & mask
     word = uint64(words[min(p, last)]) if clamp else uint64(words[p])
     if dense:
@@ -304,7 +303,7 @@ def _decode_rounds(words, table, out, rounds, lanes, last, clamp, dense, mask, s
 @njit(cache=True, nogil=True, inline="always")
 def _symbol_of(table, x, mask):
     """The symbol of a state's slot (no step taken)."""
-    packed, index, entries, symbols = table
+    packed, index, entries = table
     if index.shape[0] > 0:
         return uint64(entries[index[x & mask]]) >> uint64(32)
     return uint64(packed[x & mask]) & uint64((1 << SYMBOL_BITS) - 1)

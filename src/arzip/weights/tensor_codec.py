@@ -167,9 +167,8 @@ class _Table:
         return cls(size, symbols, values, scale_bits)
 
 
-# the slot table's four arrays (arzip.coding.rans.slots_of), for a frame with one symbol
-_NO_SLOTS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.uint64),
-             np.zeros(0, dtype=np.uint32))
+# the slot table's three arrays (arzip.coding.rans.slots_of), for a frame with one symbol
+_NO_SLOTS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.uint64))
 
 
 def _gap_type(size: int) -> str:
@@ -445,9 +444,9 @@ def decode_many(
     ``targets`` (writable uint8 arrays of the raw sizes) when given. ``meanwhile()`` runs
     in this thread while the threads decode (first, with one thread)."""
     targets = targets if targets is not None else [None] * len(frames)
-    if meanwhile is not None and threads <= 1:
-        meanwhile()
     if threads <= 1:
+        if meanwhile is not None:
+            meanwhile()
         parsed = [_Frame(payload, raw_size, target) for (payload, raw_size), target in zip(frames, targets)]
         for frame in parsed:
             frame.prepare()
