@@ -194,26 +194,55 @@ def test_binary_chunk_with_a_model_file(model_file):
     assert arzip.decompress(blob) == rows
 
 
-def test_revision_5_text_payloads_still_decode(model_file):
-    """Revision 6 adds contexts to text chunks under -m nn; a revision-5 frame (written
-    by the arzip before) decodes with revision 5's contexts."""
+@pytest.mark.parametrize("revision", [5, 6])
+def test_earlier_revisions_text_payloads_still_decode(model_file, revision):
+    """Revision 6 adds contexts to text chunks under -m nn, revision 7 learning rates by use;
+    a frame of an earlier revision (written by the arzip before) decodes with its own levels."""
     from arzip.container import parse_frame_header, parse_header
     from arzip.models import cm
 
     network = load_network(model_file)
-    old_level = cm.LEVELS_BY_REVISION[5][5].for_chunk(False).with_network(False)
+    old_level = cm.LEVELS_BY_REVISION[revision][5].for_chunk(False).with_network(False)
     new_level = cm.LEVELS[5].for_chunk(False).with_network(False)
-    assert len(new_level.contexts) > len(old_level.contexts)
+    assert old_level != new_level
     blob = bytearray(arzip.compress(TEXT, f"nn:{model_file}", 5))
     header, offset = parse_header(blob)
     frame, payload_at = parse_frame_header(blob, offset, header.chunk_bytes)
-    old = bytes((5, 0)) + cm.encode_level(TEXT, old_level, network)
+    old = bytes((revision, 0)) + cm.encode_level(TEXT, old_level, network)
     assert old[2:] != bytes(blob[payload_at + 2 : payload_at + frame.payload_size])
     from arzip.codecs import CodingContext, codec_by_id
 
     codec = codec_by_id(17)
     context = CodingContext(header)
     assert codec.decode_chunk(old, len(TEXT), context) == TEXT
+
+
+def test_learning_rates_by_use_only_with_a_network():
+    """Revision 7 gives the network's levels (text and binary chunks) rates by use; cm's
+    levels keep the schedule of revision 5, so cm payloads do not change."""
+    from arzip.models import cm
+    from arzip.models.cm.levels import RATES_BY_USE
+
+    for binary in (False, True):
+        plain = cm.LEVELS[5].for_chunk(binary)
+        mixed = plain.with_network(binary)
+        assert plain.set_rate_boost == 0 and plain.mixer_lr_boost > 0
+        assert all(getattr(mixed, key) == value for key, value in RATES_BY_USE.items())
+        assert cm.LEVELS_BY_REVISION[6][5].for_chunk(binary).with_network(binary).set_rate_boost == 0
+
+
+def test_rate_tables_fall_with_use_to_the_base_rate():
+    from arzip.models import cm
+    from arzip.models.cm.model import RATE_UPDATES, _rate_tables
+
+    rates = _rate_tables(cm.LEVELS[5].with_network(False)).astype(np.int64)
+    assert rates.shape == (3, RATE_UPDATES)
+    assert rates[0, 0] == 256 and rates[1, 0] == 64 and rates[2, 0] == 1024 + 8192
+    assert rates[0, 128] == 128 and rates[1, 128] == 32  # half after one half-life
+    assert np.all(np.diff(rates, axis=1) <= 0)
+    assert rates[0, -1] == rates[1, -1] == 0 and rates[2, -1] == 1024  # 2**16 >> apm_rate 6
+    old = _rate_tables(cm.LEVELS[5]).astype(np.int64)  # without: no boosts, a fixed APM shift
+    assert not old[:2].any() and np.all(old[2] == 65536 >> cm.LEVELS[5].apm_rate)
 
 
 def test_shipped_model_fits_the_package_budget():

@@ -51,8 +51,8 @@ from ..nn.network import step_frequencies
 
 # indices of the runtime parameter vector ``prm``
 (P_TBITS, P_MBITS, P_SMLIMIT, P_LR, P_LR2, P_APMRATE, P_MINLEN, P_LRBOOST, P_DBITS, P_LEAN,
- P_RECDET, P_RECTAIL) = range(12)
-N_PARAMS = 12
+ P_RECDET, P_RECTAIL, P_BYUSE) = range(13)
+N_PARAMS = 13
 
 # hashed context ids (a level lists the ones it uses)
 C_O2, C_O3, C_O4, C_O5, C_O6, C_O8 = 0, 1, 2, 3, 4, 5
@@ -89,6 +89,9 @@ REC_OVER_CHANCE = (2, 1)
 REC_SWITCH = 16
 # the final probability: the mixer's and the APMs' (orders 1, 2 and 4), weighted, in 1/16
 APM_WEIGHTS = (2, 3, 5, 6)
+# updates counted per weight set and per APM row (revision 7): the learning rate of each is a
+# function of that count (_rate_tables), up to this count, which then holds
+RATE_UPDATES = 1 << 14
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -225,13 +228,15 @@ def _prefetch_next(c, pos, buf, act, T, tbits, DC2, dbits, c1, w0, w1, w2, shape
 
 @njit(cache=True, nogil=True)
 def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, smp, msmp, W, W2,
-                A2, A3, recip, st_next, st_n, stretch, squash, squash16,
+                A2, A3, rates, set_n, final_n, apm_n, recip, st_next, st_n, stretch, squash, squash16,
                 nn_on, nnw, nns, exp2):
     """Code ``n`` bytes of ``buf`` (encoding) or decode them into ``buf``.
 
     With ``nn_on``, the network of ``arzip.models.nn`` (weights ``nnw``, scratch
     ``nns``) predicts each byte from the bytes before it, and its P(bit | bits so
-    far of the byte) enters the mixers as N_NN more inputs."""
+    far of the byte) enters the mixers as N_NN more inputs. ``rates`` (see _rate_tables):
+    the learning rates of each weight set and APM row by its number of updates so far
+    (``set_n``, ``final_n``, ``apm_n``)."""
     tbits = prm[P_TBITS]
     dbits = prm[P_DBITS]
     mbits = prm[P_MBITS]
@@ -239,11 +244,12 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
     sm_limit = prm[P_SMLIMIT]
     lr = prm[P_LR]
     lr2 = prm[P_LR2]
-    apm_rate = prm[P_APMRATE]
     minlen = prm[P_MINLEN]
     lr_boost = prm[P_LRBOOST]
     lean = prm[P_LEAN] != 0  # fast levels: one mixer weight set and one APM
     lr_now = lr
+    by_use = prm[P_BYUSE] != 0  # learning rates by use (revision 7, with a network)
+    apm_q = np.int64(65536) >> prm[P_APMRATE]  # the APMs' rate otherwise, in 1/65536
     nact = act.shape[0]
     nctx = N_DIRECT + nact
     nin = nctx + N_EXTRA + (N_NN if nn_on else 0)
@@ -466,9 +472,12 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 for cand in range(first, first + count):
                     _prefetch_next(cand, i + 1, buf, act, T, tbits, DC2, dbits, c1, w0, w1, w2,
                                    shape, runs, line_start, prev_line_start, och)
-            j2 = (c0 | (c1 << 8)) * 33
-            j3 = ((h3 ^ c0) & 0xFFFF) * 33
-            j4 = (65536 + ((h4 ^ c0) & 0xFFFF)) * 33
+            r2 = c0 | (c1 << 8)
+            r3 = (h3 ^ c0) & 0xFFFF
+            r4 = 65536 + ((h4 ^ c0) & 0xFFFF)
+            j2 = r2 * 33
+            j3 = r3 * 33
+            j4 = r4 * 33
             if b < 7:
                 # the next bit's APM rows are one of two adjacent rows (66 uint16
                 # each): prefetch both now so that their cache misses overlap this
@@ -477,15 +486,23 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 prefetch(A2, jn)
                 prefetch(A2, jn + 32)
                 prefetch(A2, jn + 64)
+                if by_use:
+                    prefetch(apm_n, r2 + c0)
                 if not lean:
-                    jn = ((h3 ^ (c0 << 1)) & 0xFFFE) * 33
+                    rn = (h3 ^ (c0 << 1)) & 0xFFFE
+                    jn = rn * 33
                     prefetch(A3, jn)
                     prefetch(A3, jn + 32)
                     prefetch(A3, jn + 64)
-                    jn = (65536 + ((h4 ^ (c0 << 1)) & 0xFFFE)) * 33
+                    if by_use:
+                        prefetch(apm_n, 65536 + rn)
+                    rn = 65536 + ((h4 ^ (c0 << 1)) & 0xFFFE)
+                    jn = rn * 33
                     prefetch(A3, jn)
                     prefetch(A3, jn + 32)
                     prefetch(A3, jn + 64)
+                    if by_use:
+                        prefetch(apm_n, 65536 + rn)
             # ---- 2. states -> probabilities -> mixer inputs -----------------
             # (adaptive StateMap per context, as in lpaq1: state -> 22-bit P(1))
             s = T01[at(c0)]
@@ -684,16 +701,59 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 pp = v >> 10
                 pp += (((y << 22) - pp) * recip[at(cn)]) >> 16
                 msmp[at(mctx)] = (pp << 10) | (cn + (cn < 1023))
+            # learning rates: the schedule's for every mixer weight set and a fixed shift for
+            # the APMs; or (revision 7, with a network: ``by_use``) each set's and APM row's
+            # own, falling with its updates so far (_rate_tables), so that the sets and rows
+            # chosen rarely learn fast
+            l0 = lr_now
+            l1 = lr_now
+            l2 = lr_now
+            l3 = lr_now
+            l4 = lr_now
+            lf = lr2
+            q2 = apm_q
+            q3 = apm_q
+            q4 = apm_q
+            if by_use:
+                u = set_n[at(b0)]
+                set_n[at(b0)] = u + (u < RATE_UPDATES - 1)
+                l0 += rates[0, at(u)]
+                u = apm_n[at(r2)]
+                apm_n[at(r2)] = u + (u < RATE_UPDATES - 1)
+                q2 = rates[2, at(u)]
+                if not lean:
+                    u = set_n[at(b1)]
+                    set_n[at(b1)] = u + (u < RATE_UPDATES - 1)
+                    l1 += rates[0, at(u)]
+                    u = set_n[at(b2)]
+                    set_n[at(b2)] = u + (u < RATE_UPDATES - 1)
+                    l2 += rates[0, at(u)]
+                    u = set_n[at(b3)]
+                    set_n[at(b3)] = u + (u < RATE_UPDATES - 1)
+                    l3 += rates[0, at(u)]
+                    u = set_n[at(b4)]
+                    set_n[at(b4)] = u + (u < RATE_UPDATES - 1)
+                    l4 += rates[0, at(u)]
+                    fs = ((shape & 7) << 8) | c0  # the final mixer's set (base2)
+                    u = final_n[at(fs)]
+                    final_n[at(fs)] = u + (u < RATE_UPDATES - 1)
+                    lf += rates[1, at(u)]
+                    u = apm_n[at(65536 + r3)]
+                    apm_n[at(65536 + r3)] = u + (u < RATE_UPDATES - 1)
+                    q3 = rates[2, at(u)]
+                    u = apm_n[at(65536 + r4)]
+                    apm_n[at(65536 + r4)] = u + (u < RATE_UPDATES - 1)
+                    q4 = rates[2, at(u)]
             # mixers: w += x * err * lr (err = bit - p, 12-bit)
-            e0 = ((y << 12) - squash[at(st0 + 2048)]) * lr_now
+            e0 = ((y << 12) - squash[at(st0 + 2048)]) * l0
             if lean:
                 for kk in range(nin):
                     W[at(b0), at(kk)] += (x[at(kk)] * e0 + 32768) >> 16
             else:
-                e1 = ((y << 12) - squash[at(st1 + 2048)]) * lr_now
-                e2 = ((y << 12) - squash[at(st2 + 2048)]) * lr_now
-                e3 = ((y << 12) - squash[at(st3 + 2048)]) * lr_now
-                e4 = ((y << 12) - squash[at(st4 + 2048)]) * lr_now
+                e1 = ((y << 12) - squash[at(st1 + 2048)]) * l1
+                e2 = ((y << 12) - squash[at(st2 + 2048)]) * l2
+                e3 = ((y << 12) - squash[at(st3 + 2048)]) * l3
+                e4 = ((y << 12) - squash[at(st4 + 2048)]) * l4
                 # (inputs are within +-2047: with every |e| <= 16 each step would round
                 # to 0, so the loop is skipped, with the same result)
                 if max(abs(e0), abs(e1), abs(e2), abs(e3), abs(e4)) > 16:
@@ -704,29 +764,29 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                         W[at(b2), at(kk)] += (xv * e2 + 32768) >> 16
                         W[at(b3), at(kk)] += (xv * e3 + 32768) >> 16
                         W[at(b4), at(kk)] += (xv * e4 + 32768) >> 16
-                ef = ((y << 12) - pf) * lr2
+                ef = ((y << 12) - pf) * lf
                 W2[at(base2)] += (st0 * ef + 32768) >> 16
                 W2[at(base2 + 1)] += (st1 * ef + 32768) >> 16
                 W2[at(base2 + 2)] += (st2 * ef + 32768) >> 16
                 W2[at(base2 + 3)] += (st3 * ef + 32768) >> 16
                 W2[at(base2 + 4)] += (st4 * ef + 32768) >> 16
                 W2[at(base2 + 5)] += (256 * ef + 32768) >> 16
-            # APMs: both buckets around stretch(p) move toward the bit, each by
-            # its interpolation weight
+            # APMs: both buckets around stretch(p) move toward the bit, each by its
+            # interpolation weight, at the row's rate (in 1/65536)
             target = y << 16
             av = np.int64(A2[at(j2)])
-            A2[at(j2)] = av + ((((target - av) >> apm_rate) * (128 - wt)) >> 7)
+            A2[at(j2)] = av + ((((target - av) * q2) >> 16) * (128 - wt) >> 7)
             av = np.int64(A2[at(j2 + 1)])
-            A2[at(j2 + 1)] = av + ((((target - av) >> apm_rate) * wt) >> 7)
+            A2[at(j2 + 1)] = av + ((((target - av) * q2) >> 16) * wt >> 7)
             if not lean:
                 av = np.int64(A3[at(j3)])
-                A3[at(j3)] = av + ((((target - av) >> apm_rate) * (128 - wt)) >> 7)
+                A3[at(j3)] = av + ((((target - av) * q3) >> 16) * (128 - wt) >> 7)
                 av = np.int64(A3[at(j3 + 1)])
-                A3[at(j3 + 1)] = av + ((((target - av) >> apm_rate) * wt) >> 7)
+                A3[at(j3 + 1)] = av + ((((target - av) * q3) >> 16) * wt >> 7)
                 av = np.int64(A3[at(j4)])
-                A3[at(j4)] = av + ((((target - av) >> apm_rate) * (128 - wt)) >> 7)
+                A3[at(j4)] = av + ((((target - av) * q4) >> 16) * (128 - wt) >> 7)
                 av = np.int64(A3[at(j4 + 1)])
-                A3[at(j4 + 1)] = av + ((((target - av) >> apm_rate) * wt) >> 7)
+                A3[at(j4 + 1)] = av + ((((target - av) * q4) >> 16) * wt >> 7)
             c0 = (c0 << 1) | y
             nib = (nib << 1) | y
         # ---- end of byte: update byte-level contexts --------------------------
@@ -766,6 +826,10 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
             jn = (65536 + ((h4 ^ 1) & 0xFFFF)) * 33
             prefetch(A3, jn)
             prefetch(A3, jn + 32)
+        if by_use:
+            prefetch(apm_n, 1 | (c << 8))
+            prefetch(apm_n, 65536 + ((h3 ^ 1) & 0xFFFF))
+            prefetch(apm_n, 2 * 65536 + ((h4 ^ 1) & 0xFFFF))
         # word model: case-folded hashes of the current and previous words
         w0, w1, w2 = _next_words(c, w0, w1, w2)
         wlen = wlen + 1 if w0 != 0 else 0
@@ -905,7 +969,29 @@ def _new_state(lv: CMLevel, nn_inputs: int = 0):
         np.full(FINAL_SETS * (N_MIXERS + 1), 65536 // N_MIXERS, dtype=np.int32),  # W2
         _tiled(apm_row, 65536),  # A2: order-1 APM
         _tiled(apm_row, 2 * 65536),  # A3: hashed order-2 APM, then hashed order-4
+        _rate_tables(lv),
+        np.zeros(MIX_SETS, dtype=np.int32),  # updates of each first-layer weight set
+        np.zeros(FINAL_SETS, dtype=np.int32),  # of each final-mixer weight set
+        np.zeros(3 * 65536, dtype=np.uint16),  # of each APM row (A2's, then A3's)
     )
+
+
+def _rate_tables(lv: CMLevel) -> np.ndarray:
+    """Learning rates by the number of updates *n* so far (0..RATE_UPDATES - 1) of a weight
+    set or an APM row: row 0, the first-layer mixer's extra rate for a set, row 1 the final
+    mixer's, both ``boost * h // (h + n)`` (h = ``set_rate_halflife``); row 2 an APM row's rate
+    in 1/65536, ``2**16 >> apm_rate`` plus ``apm_rate_boost * h // (h + n)`` (h =
+    ``apm_rate_halflife``). The extra rates end at the last count. Levels before revision 7 have
+    no boosts: the mixers' rates are their schedule's and the APMs' a fixed shift."""
+    n = np.arange(RATE_UPDATES, dtype=np.int64)
+    h, ha = lv.set_rate_halflife, lv.apm_rate_halflife
+    rates = np.zeros((3, RATE_UPDATES), dtype=np.uint16)
+    rates[0] = lv.set_rate_boost * h // (h + n)
+    rates[1] = lv.final_rate_boost * h // (h + n)
+    rates[2] = np.minimum((65536 >> lv.apm_rate) + lv.apm_rate_boost * ha // (ha + n), 32768)
+    rates[:2, -1] = 0
+    rates[2, -1] = 65536 >> lv.apm_rate
+    return rates
 
 
 def _params(lv: CMLevel) -> np.ndarray:
@@ -922,6 +1008,7 @@ def _params(lv: CMLevel) -> np.ndarray:
     prm[P_LEAN] = int(lv.lean)
     prm[P_RECDET] = lv.record_detector
     prm[P_RECTAIL] = lv.record_tail
+    prm[P_BYUSE] = int(lv.set_rate_boost != 0 or lv.final_rate_boost != 0 or lv.apm_rate_boost != 0)
     return prm
 
 
