@@ -37,17 +37,6 @@ FILES = ["alice29.txt", "asyoulik.txt", "lcet10.txt", "plrabn12.txt", "html", "h
 TEXTS = FILES[:4]
 FALLBACK = {"paper-100k.pdf", "fireworks.jpeg"}  # the container stores these with a classic codec
 SMALL_BYTES = 2000  # the small file of the start-up measurement
-# English text that is not in the corpus, from Debian packages (`apt-get install -y fortunes`;
-# the others come with base-files, libpng16-16 and libslang2): the check that the text target
-# holds on files the model was not tuned on. Gzipped files are read unpacked; missing ones are
-# skipped.
-HELD_OUT = [
-    "/usr/share/games/fortunes/cookie", "/usr/share/games/fortunes/songs-poems",
-    "/usr/share/games/fortunes/people", "/usr/share/games/fortunes/men-women",
-    "/usr/share/games/fortunes/work", "/usr/share/games/fortunes/art",
-    "/usr/share/common-licenses/GPL-3", "/usr/share/doc/libpng16-16/libpng-manual.txt.gz",
-    "/usr/share/doc/libslang2/slang.txt.gz",
-]
 SEVERAL_COPIES = 2  # the threads measurement: the corpus files concatenated this many times
 
 _DIRECT = """
@@ -181,28 +170,24 @@ def _zpaq_times(path: Path, tmp: Path) -> tuple[float, float]:
 
 
 def _held_out(tmp: Path, level: int, use_cli: bool) -> list[str]:
-    """The held-out texts: cm against zpaq -m5, each file alone, and the total."""
-    import gzip
+    """The held-out texts (_report.HELD_OUT): cm against zpaq -m5, each file alone, and the total."""
+    from _report import held_out_texts
 
     rows = []
-    for name in HELD_OUT:
-        source = Path(name)
-        if not source.exists():
-            continue
-        data = gzip.decompress(source.read_bytes()) if source.suffix == ".gz" else source.read_bytes()
-        path = tmp / ("held-" + source.name.removesuffix(".gz"))
+    for name, data in held_out_texts():
+        path = tmp / ("held-" + name)
         path.write_bytes(data)
         r = _ours(path, level, tmp, use_cli)
         rows.append((name, len(data), r["size"], _ref_sizes(path, tmp)["zpaq"]))
         print(f"held out {name}: {r['size']} zpaq {rows[-1][3]}", flush=True)
     if not rows:
-        return ["- held-out texts: none found (see HELD_OUT in bench/cm_bench.py)"]
+        return ["- held-out texts: none found (see HELD_OUT in bench/_report.py)"]
     ours, zpaq = sum(r[2] for r in rows), sum(r[3] for r in rows)
     worst = max(rows, key=lambda r: r[2] / r[3])
     return [f"- held-out English texts ({len(rows)} files from Debian packages, not the corpus: "
-            + ", ".join(f"{Path(r[0]).name} {r[2] / r[3]:.3f}" for r in rows)
+            + ", ".join(f"{r[0]} {r[2] / r[3]:.3f}" for r in rows)
             + f"): cm {ours} vs zpaq -m5 {zpaq} = **{ours / zpaq:.3f}x**, the largest ratio "
-            f"{worst[2] / worst[3]:.3f} ({Path(worst[0]).name})"]
+            f"{worst[2] / worst[3]:.3f} ({worst[0]})"]
 
 
 def main() -> None:

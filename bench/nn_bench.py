@@ -8,7 +8,9 @@ time (the machine is shared): ``python -m arzip -m CODEC FILE -o OUT`` then
 included), the output compared with the input. Prints and writes the "nn"
 section of docs/BENCHMARKS.md: sizes, nn/cm ratio, KB/s each way, and the
 targets of the nn issue (four English texts summed <= 0.92 x cm; alice29.txt
-<= 32,000 bytes; no file more than 1% above cm; >= 10 KB/s each way).
+<= 32,000 bytes; no file more than 1% above cm; >= 10 KB/s each way); then the
+same size targets on the held-out English texts of bench/_report.py (in-process,
+sizes only), which the models were not tuned on.
 """
 
 from __future__ import annotations
@@ -49,6 +51,26 @@ def run_one(path: Path, spec: str, level: int, work: Path) -> dict:
         raise SystemExit(f"{path.name}: {spec} did not round-trip")
     size = path.stat().st_size
     return {"size": out.stat().st_size, "c_kbs": size / seconds_c / 1000, "d_kbs": size / seconds_d / 1000}
+
+
+def held_out(level: int, model: str) -> list[str]:
+    """nn against cm on the held-out texts (_report.HELD_OUT), in-process: the same bytes as
+    the command line's."""
+    import arzip
+    from _report import held_out_texts
+
+    rows = []
+    for name, data in held_out_texts():
+        rows.append((name, len(arzip.compress(data, "cm", level)), len(arzip.compress(data, model, level))))
+        print(f"held out {name:22} cm {rows[-1][1]:>8}  nn {rows[-1][2]:>8}  {rows[-1][2] / rows[-1][1]:.3f}", flush=True)
+    if not rows:
+        return ["", "Held-out texts: none found (see HELD_OUT in bench/_report.py)."]
+    cm_sum, nn_sum = sum(r[1] for r in rows), sum(r[2] for r in rows)
+    worst = max(rows, key=lambda r: r[2] / r[1])
+    return ["", f"Held-out English texts ({len(rows)} files from Debian packages, not the corpus; nn/cm: "
+            + ", ".join(f"{r[0]} {r[2] / r[1]:.3f}" for r in rows)
+            + f"): cm {cm_sum:,}, nn {nn_sum:,}: **{nn_sum / cm_sum:.3f} x cm** (target <= 0.92); "
+            f"largest ratio {worst[2] / worst[1]:.3f} ({worst[0]}; target <= 1.01)."]
 
 
 def main() -> None:
@@ -102,6 +124,7 @@ def main() -> None:
     lines.append(f"Largest nn/cm ratio: {worst[0]} {worst[3]['size'] / worst[2]['size']:.3f} (target <= 1.01).")
     slowest = min(min(r[3]["c_kbs"], r[3]["d_kbs"]) for r in rows)
     lines.append(f"Slowest nn direction: {slowest:.1f} KB/s (target >= 10, aim 20).")
+    lines += held_out(args.level, args.model)
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
