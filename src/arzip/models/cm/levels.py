@@ -8,8 +8,9 @@ below). Level 2 is "lean" (one mixer weight set, one APM) with few contexts; 3-4
 text-shape contexts (byte classes) and two record contexts; 6-9 add orders 3 and 8, a third
 shape context, sparse, a third record context, match-byte and indirect contexts and bigger
 tables. For a chunk that is not text, levels 5-9 add the sparse, indirect and other binary
-contexts they lack (``CMLevel.for_chunk``). The levels of earlier model revisions stay here, so
-that their payloads still decode.
+contexts they lack (``CMLevel.for_chunk``). With a network (``-m nn``), text chunks take more
+contexts and every chunk learns at rates by use (``CMLevel.with_network``). The levels of earlier
+model revisions stay here, so that their payloads still decode.
 """
 
 from __future__ import annotations
