@@ -133,22 +133,26 @@ GOLDEN = {
     3: "ab787f440dc14e8176279a7d9c622e5a",
     4: "ab787f440dc14e8176279a7d9c622e5a",
     5: "631969d1d9c745d6dca07acf275d8b8a",
-    6: "162bf38f5cfc8727cb14f38c0e3167ba",
-    7: "05cf77bf65e32dba6032c184213d05e4",
-    8: "05cf77bf65e32dba6032c184213d05e4",
-    9: "d0294be5d21f80874d032f87930bd59b",
+    6: "d3ababa0b3cd61b203baff572518524e",
+    7: "959f7423eed4ccd0fbc239cf9a0878de",
+    8: "959f7423eed4ccd0fbc239cf9a0878de",
+    9: "277ddf90481925488b629bf37d9de6f0",
 }
 # the payload of _golden_input() coded with the contexts for binary data (binary=True)
 GOLDEN_BINARY = {
     5: "5cb1b869dbb4566ace89ba119070b3d3",
-    6: "ef8b304c10ed1080e8658b547f67136e",
-    7: "dd774e35179dc4fa011b580808cdf567",
-    9: "bd694bdccaabe383e088ffc494354e6a",
+    6: "2cc0e8b0203f6fc3210cccfce024c300",
+    7: "66d5f4ad303b7801b677022daa299c8c",
+    9: "7529d325f52f3750270aadf7fa825999",
 }
 # the same for the levels of earlier revisions where they differ from this one's: what
-# earlier arzips wrote, which must still decode (revisions 4 and 5 changed level 1 only;
-# revision 3 levels 5-9)
+# earlier arzips wrote, which must still decode (revision 7 changed levels 6-9: learning rates
+# by use; revisions 4 and 5 level 1 only; revision 3 levels 5-9)
 GOLDEN_EARLIER = {
+    (6, 6): "162bf38f5cfc8727cb14f38c0e3167ba",
+    (6, 7): "05cf77bf65e32dba6032c184213d05e4",
+    (6, 8): "05cf77bf65e32dba6032c184213d05e4",
+    (6, 9): "d0294be5d21f80874d032f87930bd59b",
     (4, 1): "d244b9d57155d52fc70f0ed7b24dc954",
     (3, 1): "492aaeb943d9defcc16de003a61f6529",
     (2, 1): "492aaeb943d9defcc16de003a61f6529",

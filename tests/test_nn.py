@@ -217,18 +217,23 @@ def test_earlier_revisions_text_payloads_still_decode(model_file, revision):
     assert codec.decode_chunk(old, len(TEXT), context) == TEXT
 
 
-def test_learning_rates_by_use_only_with_a_network():
-    """Revision 7 gives the network's levels (text and binary chunks) rates by use; cm's
-    levels keep the schedule of revision 5, so cm payloads do not change."""
+@pytest.mark.parametrize("level", range(1, 10))
+def test_learning_rates_by_use(level):
+    """Revision 7 gives every level rates by use under -m nn (text and binary chunks), and
+    cm's levels from RATES_FROM_LEVEL on; cm's faster levels keep the schedule of revision 5,
+    so their payloads do not change. Revision 6 has none."""
     from arzip.models import cm
-    from arzip.models.cm.levels import RATES_BY_USE
+    from arzip.models.cm.levels import RATES_BY_USE, RATES_FROM_LEVEL
+
+    def by_use(lv) -> bool:
+        return all(getattr(lv, key) == value for key, value in RATES_BY_USE.items())
 
     for binary in (False, True):
-        plain = cm.LEVELS[5].for_chunk(binary)
-        mixed = plain.with_network(binary)
-        assert plain.set_rate_boost == 0 and plain.mixer_lr_boost > 0
-        assert all(getattr(mixed, key) == value for key, value in RATES_BY_USE.items())
-        assert cm.LEVELS_BY_REVISION[6][5].for_chunk(binary).with_network(binary).set_rate_boost == 0
+        plain = cm.LEVELS[level].for_chunk(binary)
+        assert by_use(plain.with_network(binary))
+        assert by_use(plain) == (level >= RATES_FROM_LEVEL)
+        assert plain.mixer_lr_boost == (0 if level >= RATES_FROM_LEVEL else 32)
+        assert cm.LEVELS_BY_REVISION[6][level].for_chunk(binary).with_network(binary).set_rate_boost == 0
 
 
 def test_rate_tables_fall_with_use_to_the_base_rate():
