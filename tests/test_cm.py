@@ -258,7 +258,8 @@ def test_cross_cpu_determinism():
     env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
     # a separate cache dir so the child really compiles for the generic CPU
     env["NUMBA_CACHE_DIR"] = str(Path(os.environ.get("TMPDIR", "/tmp")) / "arzip_cm_generic_cache")
-    for level, binary in ((1, False), (cm.DEFAULT_LEVEL, False), (cm.DEFAULT_LEVEL, True)):
+    # (level 9: revision 7's learning rates by use)
+    for level, binary in ((1, False), (cm.DEFAULT_LEVEL, False), (cm.DEFAULT_LEVEL, True), (9, False)):
         payload = cm.encode(data, level, binary)
         assert payload is not None
         out = subprocess.run([sys.executable, "-c", _CHILD, str(level), str(len(data)), str(int(binary))],
