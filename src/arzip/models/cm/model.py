@@ -248,7 +248,7 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
     lr_boost = prm[P_LRBOOST]
     lean = prm[P_LEAN] != 0  # fast levels: one mixer weight set and one APM
     lr_now = lr
-    by_use = prm[P_BYUSE] != 0  # learning rates by use (revision 7, with a network)
+    by_use = prm[P_BYUSE] != 0  # learning rates by use (revision 7: with a network, and levels 6-9)
     apm_q = np.int64(65536) >> prm[P_APMRATE]  # the APMs' rate otherwise, in 1/65536
     nact = act.shape[0]
     nctx = N_DIRECT + nact
@@ -702,9 +702,9 @@ def _model_loop(buf, n, encoding, cstate, cbuf, prm, act, T, T01, DC1, DC2, MT, 
                 pp += (((y << 22) - pp) * recip[at(cn)]) >> 16
                 msmp[at(mctx)] = (pp << 10) | (cn + (cn < 1023))
             # learning rates: the schedule's for every mixer weight set and a fixed shift for
-            # the APMs; or (revision 7, with a network: ``by_use``) each set's and APM row's
-            # own, falling with its updates so far (_rate_tables), so that the sets and rows
-            # chosen rarely learn fast
+            # the APMs; or (revision 7, ``by_use``: with a network, and at levels 6-9) each
+            # set's and APM row's own, falling with its updates so far (_rate_tables), so that
+            # the sets and rows chosen rarely learn fast
             l0 = lr_now
             l1 = lr_now
             l2 = lr_now
