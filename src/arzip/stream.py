@@ -368,7 +368,12 @@ class Decompressor:
             # archive's dozens of small zstd frames beside its tensor frames)
             largest = max(first, key=lambda cid: sum(frames[p][0].raw_size for p in by_codec[cid]))
             others = [cid for cid in first if cid != largest]
-            decode_group(largest, lambda: [decode_group(cid, threads=1) for cid in others])
+
+            def decode_others() -> None:
+                for codec_id in others:
+                    decode_group(codec_id, threads=1)
+
+            decode_group(largest, decode_others)
         else:
             for codec_id in first:
                 decode_group(codec_id)
