@@ -16,7 +16,7 @@ from arzip.errors import ArzipError, ExitCode, FormatError, ModelError
 from arzip.weights import compress_weights, extract, load, load_tensor
 from arzip.weights import pairs, planes
 from arzip.weights.archive import WeightsArchive
-from arzip.weights.tensor_codec import SEGMENT_VALUES, decode_values, encode_parts, encode_values
+from arzip.weights.tensor_codec import SEGMENT_VALUES, WIDE, decode_values, encode_parts, encode_values
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 
@@ -94,7 +94,7 @@ def test_tensor_codec_reaches_the_entropy_of_the_exponents():
     values = gaussian((1 << 20,), 11).astype(ml_dtypes.bfloat16)
     payload = encode_values(values.tobytes(), 2)
     bits = values.view(np.uint16)
-    assert payload[1] == pairs.BF16.layout  # bf16: the exponent-pair layout
+    assert payload[1] == pairs.BF16.layout | WIDE  # bf16: the exponent-pair layout
     # its 9-bit heads (exponent, top mantissa bit) + 7 raw bits each
     heads_and_raw_tails = _entropy_bytes((bits >> 6) & 0x1FF) + bits.size * 7 / 8
     assert len(payload) < heads_and_raw_tails * 1.003
@@ -103,28 +103,33 @@ def test_tensor_codec_reaches_the_entropy_of_the_exponents():
 
 
 @pytest.mark.parametrize(
-    ("dtype", "seed", "layout", "scale", "rest", "digest"),
+    ("dtype", "seed", "layout", "scale", "wide", "rest", "digest"),
     [
-        (np.float32, 21, 12, 12, 132435, "022bd2ab0c325fc3e1a53cc683b5d031247e54cfa2bce862c7ac3bc2e2cf2e35"),
-        (ml_dtypes.bfloat16, 22, pairs.BF16.layout, 13, 52471, "debb10753f72556145a21d20b4e802af94e6c8f1c655b78a3577eeba153e2fd3"),
-        (np.float16, 23, 8, 12, 67427, "e97e5342fd7a0e7c990eea521942f2568691ee95283513e482b4b4daae45ff57"),
+        (np.float32, 21, 12, 12, True, 132567, "f209d676e2330df03b738329595b6ce99ca44afbe1227fa432bc2aaaaf4bdd0e"),
+        (ml_dtypes.bfloat16, 22, pairs.BF16.layout, 13, True, 52591, "18735894b85c6e6fd24d5616d6a7f931547d4a99f535f6963b69efe78fd5f7cf"),
+        (np.float16, 23, 8, 12, True, 67555, "0886948f2c733d3745e1c2836fb455db2984262614599a1b8ecbbe8cc579f752"),
+        # the eight-lane frames of earlier versions
+        (np.float32, 21, 12, 12, False, 132435, "022bd2ab0c325fc3e1a53cc683b5d031247e54cfa2bce862c7ac3bc2e2cf2e35"),
+        (ml_dtypes.bfloat16, 22, pairs.BF16.layout, 13, False, 52471, "debb10753f72556145a21d20b4e802af94e6c8f1c655b78a3577eeba153e2fd3"),
+        (np.float16, 23, 8, 12, False, 67427, "e97e5342fd7a0e7c990eea521942f2568691ee95283513e482b4b4daae45ff57"),
     ],
 )
-def test_tensor_payload_bytes_are_pinned(dtype, seed, layout, scale, rest, digest):
+def test_tensor_payload_bytes_are_pinned(dtype, seed, layout, scale, wide, rest, digest):
     # the exact payload of each common layout (top-12 fp32, bf16 pairs, top-8 fp16), its
-    # table at the coarse scales 12 and 13: a change to the format or to the encoder's
-    # choices shows here (the table's symbols and frequencies and every byte after it are
-    # pinned; not the table's zstd bytes, which a zstd release may change); a decoder
-    # must refuse a scale outside 12..16
+    # table at the coarse scales 12 and 13, in the 32-lane coder and in the eight-lane one
+    # of earlier versions (which must still decode): a change to the format or to the
+    # encoder's choices shows here (the table's symbols and frequencies and every byte
+    # after it are pinned; not the table's zstd bytes, which a zstd release may change); a
+    # decoder must refuse a scale outside 12..16
     import hashlib
 
     from arzip.container import _Cursor
     from arzip.weights.tensor_codec import _Table
 
     values = gaussian((40_000,), seed).astype(dtype)
-    payload = encode_values(values.tobytes(), values.dtype.itemsize)
+    payload = encode_values(values.tobytes(), values.dtype.itemsize, wide=wide)
     cur = _Cursor(payload)
-    assert (cur.u8(), cur.u8(), cur.varint()) == (values.dtype.itemsize, layout, 40_000)
+    assert (cur.u8(), cur.u8(), cur.varint()) == (values.dtype.itemsize, layout | (WIDE if wide else 0), 40_000)
     count = _Cursor(payload[cur.offset :])
     count.varint()  # the number of symbols used, then the scale
     scale_at = cur.offset + count.offset
@@ -142,15 +147,15 @@ def test_tensor_payload_bytes_are_pinned(dtype, seed, layout, scale, rest, diges
 def test_tensor_codec_layouts_follow_the_data():
     rng = np.random.default_rng(5)
     fp16 = encode_values(gaussian((1 << 16,), 5).astype(np.float16).tobytes(), 2)
-    assert fp16[1] != pairs.BF16.layout  # fp16's exponent is not where bf16's is
+    assert fp16[1] != pairs.BF16.layout | WIDE  # fp16's exponent is not where bf16's is
     # 16-bit values whose bits 8..14 and 6..14 take too many values: a top-K layout
     spread = encode_values((rng.standard_normal(1 << 16) * 3000).astype(np.int16).tobytes(), 2)
-    assert spread[1] in (8, 12, 16)
+    assert spread[1] in (8 | WIDE, 12 | WIDE, 16 | WIDE)
     # one head (exponent 0, top mantissa bit 0), random signs and low mantissas: a one-symbol
     # pair table, only the 7-bit tails stored
     one_head = (rng.choice([-1.0, 1.0], 70_000) * (1 + 0.49 * rng.random(70_000))).astype(ml_dtypes.bfloat16)
     payload = encode_values(one_head.tobytes(), 2)
-    assert payload[1] == pairs.BF16.layout and len(payload) < one_head.size * 7 / 8 + 100
+    assert payload[1] == pairs.BF16.layout | WIDE and len(payload) < one_head.size * 7 / 8 + 100
     assert bytes(decode_values(payload, one_head.nbytes, threads=2)) == one_head.tobytes()
 
 
@@ -165,7 +170,7 @@ def test_pair_layout_round_trips_odd_and_short_tensors():
             payload = bytes(b"".join(encode_parts(raw, 2, threads=2)))
             assert payload == encode_values(raw, 2)  # threads do not change the bytes
             if n > SEGMENT_VALUES and kind is pairs.BF16:
-                assert payload[1] == kind.layout
+                assert payload[1] == kind.layout | WIDE
             assert bytes(decode_values(payload, len(raw), threads=2)) == raw
 
 
@@ -191,7 +196,7 @@ def test_fp16_pair_layout_round_trips():
         top = planes.top_histogram(bits, 16)
         parts = tensor_codec._encode_pairs(bits, tensor_codec._segments(n), 2, top, pairs.FP16)
         payload = b"".join(bytes(p) for p in parts)
-        assert payload[1] == pairs.FP16.layout
+        assert payload[1] == pairs.FP16.layout | WIDE
         assert bytes(decode_values(payload, 2 * n, threads=2)) == values.tobytes()
 
 

@@ -18,8 +18,9 @@ decodes about twice as fast: half as many rANS steps, from a table of a few thou
 pair symbols. An odd last value is paired with any head (the encoder takes the
 smallest that occurs), which the decoder drops.
 
-The pair symbols of a segment are coded by ``arzip.coding.rans`` (eight lanes, each
-with its own word stream), as the heads of the top-K layouts are.
+The pair symbols of a segment are coded by ``arzip.coding.rans_wide`` (32 lanes in four
+word streams; frames of earlier versions: ``arzip.coding.rans``, eight lanes), as the
+heads of the top-K layouts are.
 What it does not do: decide when a layout pays (``planes.choose_layout``), store
 tables or frames (``tensor_codec``), or handle widths other than 16 bits.
 """
@@ -32,10 +33,10 @@ from typing import NamedTuple
 import numpy as np
 from numba import uint64
 
-from ..coding import rans
+from ..coding import rans, rans_wide
 from ..jit import njit
 
-BLOCK_PAIRS = 2048  # pair symbols decoded into a buffer that stays in the L1 cache (a multiple of rans.LANES)
+BLOCK_PAIRS = 2048  # pair symbols decoded into a buffer that stays in the L1 cache (a multiple of both coders' lanes)
 # at most 128 heads (so at most 16,384 pairs; in weights far fewer occur, a few thousand):
 # beyond that the values are not weights of the kind (float16's bits 6..14 hold mantissa bits too)
 MAX_HEADS = 128
@@ -248,24 +249,31 @@ def _join_fp16(buf: np.ndarray, low: np.ndarray, signs: np.ndarray, out: np.ndar
 
 @njit(cache=True, nogil=True)
 def decode(
-    words: np.ndarray, table: np.ndarray, single: int, out: np.ndarray, first: int, count: int, shift: int,
-    tails: np.ndarray, signs: np.ndarray,
+    words: np.ndarray, table: tuple, packed: np.ndarray, single: int, out: np.ndarray, first: int, count: int,
+    shift: int, tails: np.ndarray, signs: np.ndarray,
 ) -> None:
     """Decode out[first:first+count] (``first`` even) of the kind whose head starts at
     bit ``shift`` (its tail planes as ``split`` writes them): the segment's (count + 1) // 2
-    pair symbols from its ``words`` (``arzip.coding.rans``; the caller has checked
-    ``rans.lanes_valid``), or all equal to ``single`` when it is >= 0, block by block
-    into an L1-sized buffer, each block then joined with its tails."""
+    pair symbols from its ``words`` (``arzip.coding.rans_wide`` with its ``packed`` table
+    when that is not empty, else ``arzip.coding.rans`` with ``table``; the caller has
+    checked the coder's ``lanes_valid``), or all equal to ``single`` when it is >= 0,
+    block by block into an L1-sized buffer, each block then joined with its tails."""
     buf = np.empty(BLOCK_PAIRS, dtype=np.uint32)
     pairs = (count + 1) // 2
+    wide = packed.shape[0] > 0
     state = np.zeros(2 * rans.LANES, dtype=np.uint64)
+    wide_state = np.zeros(rans_wide.LANES + 2 * rans_wide.GROUPS, dtype=np.int64)
     if single >= 0:
         buf[:] = single
+    elif wide:
+        wide_state = rans_wide.decoder_state(words)
     else:
         state = rans.decoder_state(words)
     for done in range(0, pairs, BLOCK_PAIRS):
         m = min(BLOCK_PAIRS, pairs - done)
-        if single < 0:
+        if single < 0 and wide:
+            rans_wide.decode_block(words, wide_state, packed, buf, m)
+        elif single < 0:
             rans.decode_block(words, state, table, buf, m)
         if shift == BF16_SHIFT:
             _join_bf16(buf, tails, out, first + 2 * done, min(2 * m, count - 2 * done))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import uint64
 
-from ..coding import rans
+from ..coding import rans, rans_wide
 from ..jit import njit
 
 TABLE_BYTES_PER_SYMBOL = 1.6  # measured size of a stored table entry, for choosing K
@@ -195,13 +195,14 @@ def join_near(
         out[i] = value
 
 
-BLOCK_VALUES = 4096  # heads decoded into a buffer that stays in the L1 cache (a multiple of rans.LANES)
+BLOCK_VALUES = 4096  # heads decoded into a buffer that stays in the L1 cache (a multiple of both coders' lanes)
 
 
 @njit(cache=True, nogil=True)
 def decode_segment(
     words: np.ndarray,
-    table: np.ndarray,
+    table: tuple,
+    packed: np.ndarray,
     single: int,
     out: np.ndarray,
     first: int,
@@ -214,20 +215,27 @@ def decode_segment(
     planes: np.ndarray,
 ) -> None:
     """Decode the values out[first:first+count] (``first`` even): rANS heads from
-    ``words`` (``arzip.coding.rans``; the caller has checked ``rans.lanes_valid``), or
-    the one head ``single`` when it is >= 0, block by block into an L1-sized buffer,
-    each block then joined with its tails: by :func:`join_near` from ``low`` and
-    ``high`` for at most two byte planes, else by :func:`join_tails` from the flat
-    ``planes``."""
+    ``words`` (``arzip.coding.rans_wide`` with its ``packed`` table when that is not
+    empty, else ``arzip.coding.rans`` with ``table``; the caller has checked the coder's
+    ``lanes_valid``), or the one head ``single`` when it is >= 0, block by block into an
+    L1-sized buffer, each block then joined with its tails: by :func:`join_near` from
+    ``low`` and ``high`` for at most two byte planes, else by :func:`join_tails` from
+    the flat ``planes``."""
     heads = np.empty(BLOCK_VALUES, dtype=np.uint32)
+    wide = packed.shape[0] > 0
     state = np.zeros(2 * rans.LANES, dtype=np.uint64)
+    wide_state = np.zeros(rans_wide.LANES + 2 * rans_wide.GROUPS, dtype=np.int64)
     if single >= 0:
         heads[:] = single
+    elif wide:
+        wide_state = rans_wide.decoder_state(words)
     else:
         state = rans.decoder_state(words)
     for start in range(first, first + count, BLOCK_VALUES):
         size = min(BLOCK_VALUES, first + count - start)
-        if single < 0:
+        if single < 0 and wide:
+            rans_wide.decode_block(words, wide_state, packed, heads, size)
+        elif single < 0:
             rans.decode_block(words, state, table, heads, size)
         if byte_planes <= 2:
             join_near(out, start, size, heads, shift, low, high, byte_planes, nibble_plane)

@@ -11,13 +11,16 @@ What it does not do: decide which bytes are tensors (``archive`` does).
 
 Payload, all integers little-endian, varints LEB128:
     u8 width_bytes (1, 2, 4 or 8) | u8 layout: head_bits K, or 0x88 / 0x89 (16-bit values only)
-           for the exponent-pair layouts of ``pairs`` | varint value count n
+           for the exponent-pair layouts of ``pairs``; plus WIDE (0x20) where the segments are
+           coded by ``arzip.coding.rans_wide`` (what the encoder writes) rather than by
+           ``arzip.coding.rans`` (frames of earlier versions) | varint value count n
     table: varint used symbols u; u == 1: varint the symbol; else u8 scale S (12 to
            16, the encoder's choice) | varint length + zstd(gaps between used symbols,
            u16, or u32 for the pairs' 18-bit symbols; then u16 frequencies)  [sum 2**S]
     varint segment count S, then S varints: words in each segment
-    segments: uint32 words (rANS on eight lanes: ``arzip.coding.rans``), coding the heads
-           (the pair layout: the pair symbols of ``pairs``)
+    segments: uint32 words (rANS on 32 lanes, ``arzip.coding.rans_wide``, or, without WIDE,
+           on eight, ``arzip.coding.rans``), coding the heads (the pair layout: the pair
+           symbols of ``pairs``)
     tail planes (byte planes low to high, then the nibble plane if K leaves one; the
            pair layouts: the planes of ``pairs.Kind.plane_sizes``):
            u8 mode (0 raw, 1 zstd, 2 zeros) | varint stored length | bytes
@@ -47,11 +50,21 @@ SMALL_SCALES = ((12, 1 << 10), (13, 1 << 11), (14, 1 << 12), (15, 1 << 13))
 SMALL_SCALE_COST = 0.001
 
 
-def _numba():
-    from ..coding import rans
+def _planes():
     from . import planes
 
-    return rans, planes
+    return planes
+
+
+def _coder(wide: bool):
+    """The rANS module of a frame's segments."""
+    if wide:
+        from ..coding import rans_wide
+
+        return rans_wide
+    from ..coding import rans
+
+    return rans
 
 
 def _pairs():
@@ -60,6 +73,7 @@ def _pairs():
     return pairs
 
 SEGMENT_VALUES = 1 << 18  # even, so that a segment owns whole bytes of the nibble plane
+WIDE = 0x20  # the layout bit of frames whose segments are coded by arzip.coding.rans_wide
 _RAW, _ZSTD, _ZEROS = 0, 1, 2
 _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 TAIL_SAMPLE_BYTES = 1 << 16
@@ -87,7 +101,7 @@ class _Table:
         """``arzip.coding.rans.encode``'s table over ``size`` entries with the used symbols
         at ``indices`` (ascending; by default the symbols themselves over the whole
         alphabet)."""
-        rans, _ = _numba()
+        rans = _coder(False)  # both coders share the encoder's table
         indices = self.symbols if indices is None else indices
         size = self.size if size is None else size
         freqs, starts = np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.int64)
@@ -95,10 +109,12 @@ class _Table:
         starts[indices] = np.cumsum(self.frequencies) - self.frequencies
         return rans.encoder_table(freqs, starts)
 
-    def slots(self) -> np.ndarray:
-        """The decoder's slot table (``arzip.coding.rans.slots_of``)."""
-        rans, _ = _numba()
-        return rans.slots_of(self.symbols, self.frequencies, self.scale_bits)
+    def slots(self, wide: bool) -> tuple | np.ndarray:
+        """The decoder's slot table: ``arzip.coding.rans_wide.packed_slots``, or for frames
+        of eight lanes ``arzip.coding.rans.slots_of``."""
+        if wide:
+            return _coder(True).packed_slots(self.symbols, self.frequencies, self.scale_bits)
+        return _coder(False).slots_of(self.symbols, self.frequencies, self.scale_bits)
 
     @classmethod
     def from_counts(cls, counts: np.ndarray, raw_bytes: int) -> _Table:
@@ -167,8 +183,10 @@ class _Table:
         return cls(size, symbols, values, scale_bits)
 
 
-# the slot table's three arrays (arzip.coding.rans.slots_of), for a frame with one symbol
+# the slot tables (arzip.coding.rans.slots_of's three arrays, rans_wide's packed array) of the
+# coder a frame does not use, or of a frame with one symbol
 _NO_SLOTS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.uint64))
+_NO_PACKED = np.zeros(0, dtype=np.uint64)
 
 
 def _gap_type(size: int) -> str:
@@ -257,10 +275,12 @@ def _pool_map(function, items: Sequence, threads: int) -> list:
     return list(_pool(threads).map(function, items))
 
 
-def encode_parts(chunk: bytes | memoryview, width_bytes: int, threads: int = 1) -> list:
+def encode_parts(chunk: bytes | memoryview, width_bytes: int, threads: int = 1, wide: bool = True) -> list:
     """The payload for ``chunk`` (a whole number of values of ``width_bytes`` each), as a
-    list of bytes-like parts to be written one after another."""
-    rans, planes = _numba()
+    list of bytes-like parts to be written one after another. ``wide=False`` writes the
+    eight-lane frames of earlier versions (kept so that tests check that those still decode)."""
+    planes = _planes()
+    rans, coder_bit = _coder(wide), WIDE if wide else 0
     values = values_of(chunk, width_bytes)
     n = values.shape[0]
     width_bits = 8 * width_bytes
@@ -273,7 +293,7 @@ def encode_parts(chunk: bytes | memoryview, width_bytes: int, threads: int = 1) 
         top = tops[0] if tops else np.zeros(1 << min(16, width_bits), dtype=np.int64)
     layout = planes.choose_layout(top, n, width_bits)
     if layout in _pairs().KINDS:
-        return _encode_pairs(values, segments, threads, top, _pairs().KINDS[layout])
+        return _encode_pairs(values, segments, threads, top, _pairs().KINDS[layout], wide)
     head_bits = layout
     byte_planes, nibbles = planes.tail_layout(width_bits, head_bits)
     table = _Table.from_counts(planes.head_histogram(top, head_bits), len(values) * width_bytes)
@@ -289,7 +309,8 @@ def encode_parts(chunk: bytes | memoryview, width_bytes: int, threads: int = 1) 
         return rans.encode(values[first : first + count], coding, width_bits - head_bits, table.scale_bits)
 
     words = [w for w in _pool_map(split_and_code, segments, threads) if w is not None]
-    return _frame_parts(width_bytes, head_bits, n, table, words, list(tail_planes) + ([nibble_plane] if nibbles else []))
+    tails = list(tail_planes) + ([nibble_plane] if nibbles else [])
+    return _frame_parts(width_bytes, head_bits | coder_bit, n, table, words, tails)
 
 
 def _frame_parts(width_bytes: int, layout: int, n: int, table: _Table, words: list, tails: list) -> list:
@@ -302,7 +323,7 @@ def _frame_parts(width_bytes: int, layout: int, n: int, table: _Table, words: li
     return parts
 
 
-def _encode_pairs(values: np.ndarray, segments: list, threads: int, top: np.ndarray, kind) -> list:
+def _encode_pairs(values: np.ndarray, segments: list, threads: int, top: np.ndarray, kind, wide: bool = True) -> list:
     """The payload in an exponent-pair layout (``pairs``, its ``kind``): 16-bit values
     only. The encoder works on pair ranks over the heads that occur (``pairs.dense_heads``):
     its histogram and coding arrays have a few thousand entries, not 2**(2H)."""
@@ -324,32 +345,35 @@ def _encode_pairs(values: np.ndarray, segments: list, threads: int, top: np.ndar
     used_ranks = np.flatnonzero(counts)
     symbols = pairs.pair_symbols(used_heads, used_ranks, kind.head_bits)
     table = _Table.from_used(1 << kind.symbol_bits, symbols, counts[used_ranks], 2 * n)
+    layout = kind.layout | (WIDE if wide else 0)
     if table.single is not None:
-        return _frame_parts(2, kind.layout, n, table, [], tails)
-    rans, _ = _numba()
+        return _frame_parts(2, layout, n, table, [], tails)
+    rans = _coder(wide)
     coding = table.encoder_table(used_ranks, width * width)  # ascending ranks, ascending symbols
 
     def code(segment: tuple[int, int]) -> np.ndarray:
         first, count = segment
         return rans.encode(ranks[first // 2 : (first + count + 1) // 2], coding, 0, table.scale_bits)
 
-    return _frame_parts(2, kind.layout, n, table, _pool_map(code, segments, threads), tails)
+    return _frame_parts(2, layout, n, table, _pool_map(code, segments, threads), tails)
 
 
-def encode_values(chunk: bytes | memoryview, width_bytes: int, threads: int = 1) -> bytes:
+def encode_values(chunk: bytes | memoryview, width_bytes: int, threads: int = 1, wide: bool = True) -> bytes:
     """The payload for ``chunk`` as one bytes object (see :func:`encode_parts`)."""
-    return b"".join(encode_parts(chunk, width_bytes, threads))
+    return b"".join(encode_parts(chunk, width_bytes, threads, wide))
 
 
 class _Frame:
     """A parsed tensor payload, ready to decode segment by segment."""
 
     def __init__(self, payload: bytes | memoryview, raw_size: int, target: np.ndarray | None = None) -> None:
-        rans, planes = _numba()
+        planes = _planes()
         buffer = np.frombuffer(payload, dtype=np.uint8)
         cur = _Cursor(payload)
         try:
-            self.width_bytes, self.head_bits = cur.u8(), cur.u8()
+            self.width_bytes, layout = cur.u8(), cur.u8()
+            self.wide, self.head_bits = bool(layout & WIDE), layout & ~WIDE
+            rans = _coder(self.wide)
             self.kind = _pairs().KINDS.get(self.head_bits) if self.width_bytes == 2 else None
             if self.width_bytes not in _UNSIGNED or not (
                 self.kind is not None or self.head_bits in planes.head_bits_choices(8 * self.width_bytes)
@@ -389,10 +413,12 @@ class _Frame:
         self.out = _values_view(target, self.width_bytes)
         if self.out is None:
             self.out = np.empty(n, dtype=_UNSIGNED[self.width_bytes])
-        self.slots = None
+        self.slots: tuple | None = None
+        self.packed: np.ndarray | None = None
 
     def decode_segment(self, index: int) -> None:
-        rans, planes = _numba()
+        planes = _planes()
+        rans = _coder(self.wide)
         first, count = self.segments[index]
         single = -1 if self.table.single is None else self.table.single
         words = self.words[index] if single < 0 else np.zeros(0, dtype=np.uint32)
@@ -400,20 +426,25 @@ class _Frame:
             raise FormatError("corrupt .arz file: bad tensor frame")
         if self.kind is not None:
             tails, signs = self.byte_planes[0], self.byte_planes[-1]  # bfloat16 reads no signs
-            _pairs().decode(words, self.slots, single, self.out, first, count, self.kind.shift, tails, signs)
+            _pairs().decode(
+                words, self.slots, self.packed, single, self.out, first, count, self.kind.shift, tails, signs
+            )
             return
         empty = np.zeros(0, dtype=np.uint8)
         low, high = (self.byte_planes + [empty, empty])[:2]
         planes.decode_segment(
-            words, self.slots, single, self.out, first, count, 8 * self.width_bytes - self.head_bits,
+            words, self.slots, self.packed, single, self.out, first, count, 8 * self.width_bytes - self.head_bits,
             low, high, len(self.byte_planes), self.nibble_plane, self.tail,
         )
 
     def prepare(self) -> None:
-        if self.table.single is None:
-            self.slots = self.table.slots()
+        self.slots, self.packed = _NO_SLOTS, _NO_PACKED
+        if self.table.single is not None:
+            pass
+        elif self.wide:
+            self.packed = self.table.slots(True)
         else:
-            self.slots = _NO_SLOTS
+            self.slots = self.table.slots(False)
         # more than two byte planes (64-bit values): the general join reads them from one array
         near = self.kind is not None or len(self.byte_planes) <= 2
         self.tail = np.zeros(0, dtype=np.uint8) if near else _flat(self.byte_planes, self.count)
