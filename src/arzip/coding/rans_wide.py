@@ -42,7 +42,9 @@ from numba import types, uint64
 from numba.extending import intrinsic
 
 from ..jit import njit
-from .rans import _LOW, _WORD_BITS, _WORD_MASK, SYMBOL_BITS, _encode_step
+from .. import vector as v
+from .rans import _LOW, _WORD_BITS, _WORD_MASK, SYMBOL_BITS
+from .rans import _encode_step as _scalar_encode_step
 
 GROUPS = 4
 GROUP_LANES = 8
@@ -74,7 +76,7 @@ def encode(symbols: np.ndarray, table: np.ndarray, shift: int = 0, scale_bits: i
     for i in range(n - 1, LANES * rounds - 1, -1):
         lane = i - LANES * rounds
         g = LANES + (lane >> 3)
-        x, top = _encode_step(
+        x, top = _scalar_encode_step(
             uint64(state[lane]), uint64(state[g]), uint64(symbols[i]) >> u_shift, table, inverse, streams, bound, u_scale
         )
         state[lane], state[g] = np.int64(x), np.int64(top)
@@ -155,68 +157,57 @@ def _packed_slots(symbols: np.ndarray, freqs: np.ndarray, scale_bits: int) -> np
 
 # ---------------------------------------------------------------- the vector rounds
 
-_I1, _I8, _I32, _I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
-_PTR = ir.PointerType()
+
+def _decode_step(b: ir.IRBuilder, table: ir.Value, words: ir.Value, x: ir.Value, position: ir.Value, mask, shift):
+    """One group's decoding step (a round of its eight lanes): (the next states, the
+    next word position, the eight symbols as int32)."""
+    entry = v.gather(b, table, b.and_(x, mask), v.I64)
+    freq = b.and_(b.lshr(entry, v.constant(SYMBOL_BITS)), v.constant(0x1FFFF))
+    x = b.add(b.mul(freq, b.lshr(x, shift)), b.lshr(entry, v.constant(SYMBOL_BITS + 17)))
+    take = b.icmp_unsigned("<", x, v.constant(_LOW))
+    fresh = v.expand_load(b, v.element(b, words, position, v.I32), take, v.I32)
+    x = b.select(take, b.or_(b.shl(x, v.constant(_WORD_BITS)), b.zext(fresh, v.vector(v.I64))), x)
+    symbols = b.trunc(b.and_(entry, v.constant((1 << SYMBOL_BITS) - 1)), v.vector(v.I32))
+    return x, b.add(position, v.count_set(b, take)), symbols
 
 
-def _vector(element: ir.Type) -> ir.VectorType:
-    return ir.VectorType(element, GROUP_LANES)
+def _group_states(b: ir.IRBuilder, state: ir.Value) -> tuple[list, list]:
+    """The groups' state vectors and their word positions (or tops), from ``state``."""
+    vectors = [v.load(b, v.element(b, state, GROUP_LANES * g, v.I64), v.I64, align=8) for g in range(GROUPS)]
+    return vectors, [b.load(v.element(b, state, LANES + g, v.I64)) for g in range(GROUPS)]
 
 
-def _splat(builder: ir.IRBuilder, value: ir.Value) -> ir.Value:
-    """A vector with ``value`` in every lane."""
-    undefined = ir.Constant(_vector(value.type), ir.Undefined)
-    first = builder.insert_element(undefined, value, ir.Constant(_I32, 0))
-    return builder.shuffle_vector(first, undefined, ir.Constant(_vector(_I32), [0] * GROUP_LANES))
+def _store_group_states(b: ir.IRBuilder, state: ir.Value, vectors: list, positions: list) -> None:
+    for g in range(GROUPS):
+        v.store(b, vectors[g], v.element(b, state, GROUP_LANES * g, v.I64), align=8)
+        b.store(positions[g], v.element(b, state, LANES + g, v.I64))
 
 
-def _constant(value: int, element: ir.Type = _I64) -> ir.Constant:
-    return ir.Constant(_vector(element), [value] * GROUP_LANES)
-
-
-def _declare(module: ir.Module, name: str, result: ir.Type, arguments: list) -> ir.Function:
-    found = module.globals.get(name)
-    return found if found is not None else ir.Function(module, ir.FunctionType(result, arguments), name)
-
-
-def _element(builder: ir.IRBuilder, base: ir.Value, index: int | ir.Value, element: ir.Type) -> ir.Value:
-    position = ir.Constant(_I64, index) if isinstance(index, int) else index
-    return builder.gep(base, [position], source_etype=element)
-
-
-def _as_vector_pointer(builder: ir.IRBuilder, pointer: ir.Value, element: ir.Type) -> ir.Value:
-    return builder.bitcast(pointer, _vector(element).as_pointer())
-
-
-class _Round:
-    """The LLVM values of one group's decoding step (one round of its eight lanes)."""
-
-    def __init__(self, builder: ir.IRBuilder, module: ir.Module, table: ir.Value, words: ir.Value, mask, shift) -> None:
-        self.builder = builder
-        self.gather = _declare(
-            module, "llvm.masked.gather.v8i64.v8p0", _vector(_I64), [_vector(_PTR), _I32, _vector(_I1), _vector(_I64)]
-        )
-        self.expand = _declare(module, "llvm.masked.expandload.v8i32", _vector(_I32), [_PTR, _vector(_I1), _vector(_I32)])
-        self.popcount = _declare(module, "llvm.ctpop.i8", _I8, [_I8])
-        self.table = _splat(builder, builder.ptrtoint(table, _I64))
-        self.words = words
-        self.mask, self.shift = _splat(builder, mask), _splat(builder, shift)
-
-    def step(self, x: ir.Value, position: ir.Value) -> tuple[ir.Value, ir.Value, ir.Value]:
-        """(the next states, the next word position, the eight symbols as int32)."""
-        b = self.builder
-        slot = b.and_(x, self.mask)
-        addresses = b.inttoptr(b.add(self.table, b.shl(slot, _constant(3))), _vector(_PTR))
-        every = ir.Constant(_vector(_I1), [1] * GROUP_LANES)
-        entry = b.call(self.gather, [addresses, ir.Constant(_I32, 8), every, ir.Constant(_vector(_I64), None)])
-        freq = b.and_(b.lshr(entry, _constant(SYMBOL_BITS)), _constant(0x1FFFF))
-        x = b.add(b.mul(freq, b.lshr(x, self.shift)), b.lshr(entry, _constant(SYMBOL_BITS + 17)))
-        take = b.icmp_unsigned("<", x, _constant(_LOW))
-        fresh = b.call(self.expand, [_element(b, self.words, position, _I32), take, ir.Constant(_vector(_I32), None)])
-        x = b.select(take, b.or_(b.shl(x, _constant(_WORD_BITS)), b.zext(fresh, _vector(_I64))), x)
-        taken = b.call(self.popcount, [b.bitcast(take, _I8)])
-        symbols = b.trunc(b.and_(entry, _constant((1 << SYMBOL_BITS) - 1)), _vector(_I32))
-        return x, b.add(position, b.zext(taken, _I64)), symbols
+def _round_loop(b: ir.IRBuilder, name: str, first: ir.Value, last_test, vectors: list, positions: list, body) -> tuple:
+    """A loop over rounds from ``first`` (``last_test(b, next_round)``: whether to go on),
+    the groups' vectors and positions carried round to round: ``body(b, round, g, x,
+    position)`` gives group g's next (x, position). Returns the final (vectors, positions)."""
+    entry = b.block
+    loop = b.append_basic_block(name)
+    done = b.append_basic_block(name + ".done")
+    b.branch(loop)
+    b.position_at_end(loop)
+    r = b.phi(v.I64)
+    x_phis = [b.phi(v.vector(v.I64)) for _ in range(GROUPS)]
+    p_phis = [b.phi(v.I64) for _ in range(GROUPS)]
+    r.add_incoming(first, entry)
+    for g in range(GROUPS):
+        x_phis[g].add_incoming(vectors[g], entry)
+        p_phis[g].add_incoming(positions[g], entry)
+        x, p = body(b, r, g, x_phis[g], p_phis[g])
+        x_phis[g].add_incoming(x, loop)
+        p_phis[g].add_incoming(p, loop)
+        vectors[g], positions[g] = x, p
+    following, go_on = last_test(b, r)
+    r.add_incoming(following, loop)
+    b.cbranch(go_on, loop, done)
+    b.position_at_end(done)
+    return vectors, positions
 
 
 @intrinsic
@@ -230,100 +221,51 @@ def _vector_rounds(typingctx, words, table, out, state, rounds, mask, shift):  #
     def codegen(context, builder, sig, args):
         arrays = [context.make_array(t)(context, builder, a) for t, a in zip(sig.args[:4], args[:4])]
         words_ptr, table_ptr, out_ptr, state_ptr = (array.data for array in arrays)
-        rounds_value, mask_value, shift_value = args[4], args[5], args[6]
-        step = _Round(builder, builder.module, table_ptr, words_ptr, mask_value, shift_value)
-        states = [
-            builder.load(_as_vector_pointer(builder, _element(builder, state_ptr, GROUP_LANES * g, _I64), _I64), align=8)
-            for g in range(GROUPS)
-        ]
-        positions = [builder.load(_element(builder, state_ptr, LANES + g, _I64)) for g in range(GROUPS)]
-        entry = builder.block
-        loop = builder.append_basic_block("rans_wide.rounds")
-        done = builder.append_basic_block("rans_wide.done")
-        builder.branch(loop)
-        builder.position_at_end(loop)
-        r = builder.phi(_I64)
-        x_phis = [builder.phi(_vector(_I64)) for _ in range(GROUPS)]
-        p_phis = [builder.phi(_I64) for _ in range(GROUPS)]
-        r.add_incoming(ir.Constant(_I64, 0), entry)
-        base = builder.mul(r, ir.Constant(_I64, LANES))
-        for g in range(GROUPS):
-            x_phis[g].add_incoming(states[g], entry)
-            p_phis[g].add_incoming(positions[g], entry)
-            x, p, symbols = step.step(x_phis[g], p_phis[g])
-            at = builder.add(base, ir.Constant(_I64, GROUP_LANES * g))
-            builder.store(symbols, _as_vector_pointer(builder, _element(builder, out_ptr, at, _I32), _I32), align=4)
-            x_phis[g].add_incoming(x, loop)
-            p_phis[g].add_incoming(p, loop)
-            states[g], positions[g] = x, p
-        following = builder.add(r, ir.Constant(_I64, 1))
-        r.add_incoming(following, loop)
-        builder.cbranch(builder.icmp_signed("<", following, rounds_value), loop, done)
-        builder.position_at_end(done)
-        for g in range(GROUPS):
-            target = _as_vector_pointer(builder, _element(builder, state_ptr, GROUP_LANES * g, _I64), _I64)
-            builder.store(states[g], target, align=8)
-            builder.store(positions[g], _element(builder, state_ptr, LANES + g, _I64))
+        mask_vector, shift_vector = v.splat(builder, args[5]), v.splat(builder, args[6])
+
+        def body(b, r, g, x, position):
+            x, position, symbols = _decode_step(b, table_ptr, words_ptr, x, position, mask_vector, shift_vector)
+            at = b.add(b.mul(r, ir.Constant(v.I64, LANES)), ir.Constant(v.I64, GROUP_LANES * g))
+            v.store(b, symbols, v.element(b, out_ptr, at, v.I32), align=4)
+            return x, position
+
+        def go_on(b, r):
+            following = b.add(r, ir.Constant(v.I64, 1))
+            return following, b.icmp_signed("<", following, args[4])
+
+        vectors, positions = _group_states(builder, state_ptr)
+        vectors, positions = _round_loop(builder, "rans_wide.decode", ir.Constant(v.I64, 0), go_on, vectors, positions, body)
+        _store_group_states(builder, state_ptr, vectors, positions)
         return context.get_dummy_value()
 
     return signature, codegen
 
 
-def _reverse(builder: ir.IRBuilder, vector: ir.Value) -> ir.Value:
-    order = ir.Constant(_vector(_I32), list(range(GROUP_LANES - 1, -1, -1)))
-    return builder.shuffle_vector(vector, ir.Constant(vector.type, ir.Undefined), order)
-
-
-class _EncodeRound:
-    """The LLVM values of one group's encoding step (one round of its eight lanes, backwards)."""
-
-    def __init__(self, builder: ir.IRBuilder, module: ir.Module, table: ir.Value, streams: ir.Value, shift, scale, bound):
-        self.builder = builder
-        self.gather = _declare(
-            module, "llvm.masked.gather.v8i64.v8p0", _vector(_I64), [_vector(_PTR), _I32, _vector(_I1), _vector(_I64)]
-        )
-        self.compress = _declare(
-            module, "llvm.experimental.vector.compress.v8i32", _vector(_I32), [_vector(_I32), _vector(_I1), _vector(_I32)]
-        )
-        self.popcount = _declare(module, "llvm.ctpop.i8", _I8, [_I8])
-        self.table = _splat(builder, builder.ptrtoint(table, _I64))
-        self.streams = streams
-        self.shift, self.scale, self.bound = _splat(builder, shift), _splat(builder, scale), _splat(builder, bound)
-
-    def _gather(self, offsets: ir.Value) -> ir.Value:
-        b = self.builder
-        addresses = b.inttoptr(b.add(self.table, offsets), _vector(_PTR))
-        every = ir.Constant(_vector(_I1), [1] * GROUP_LANES)
-        return b.call(self.gather, [addresses, ir.Constant(_I32, 8), every, ir.Constant(_vector(_I64), None)])
-
-    def step(self, x: ir.Value, top: ir.Value, symbols: ir.Value) -> tuple[ir.Value, ir.Value]:
-        """(the states after coding ``symbols`` (int64), the stream's new top): the words
-        the lanes emit go just below the top, in lane order, by one store of eight words
-        whose others lie below (where the next stores land, or outside the output)."""
-        b = self.builder
-        s = b.lshr(symbols, self.shift)
-        offsets = b.shl(s, _constant(4))  # a symbol's record: freq | start << 32, then 1 / freq
-        record = self._gather(offsets)
-        inverse = b.bitcast(self._gather(b.add(offsets, _constant(8))), ir.VectorType(ir.DoubleType(), GROUP_LANES))
-        freq = b.and_(record, _constant(_WORD_MASK))
-        emit = b.icmp_unsigned(">=", x, b.mul(self.bound, freq))
-        low = b.trunc(x, _vector(_I32))
-        packed = b.call(self.compress, [_reverse(b, low), _reverse(b, emit), ir.Constant(_vector(_I32), None)])
-        taken = b.zext(b.call(self.popcount, [b.bitcast(emit, _I8)]), _I64)
-        below = b.sub(top, ir.Constant(_I64, GROUP_LANES))
-        b.store(_reverse(b, packed), _as_vector_pointer(b, _element(b, self.streams, below, _I32), _I32), align=4)
-        x = b.select(emit, b.lshr(x, _constant(_WORD_BITS)), x)
-        # x // freq from the float reciprocal, corrected to the exact quotient (rans.push)
-        q = b.fptoui(b.fmul(b.uitofp(x, inverse.type), inverse), _vector(_I64))
-        m = b.sub(x, b.mul(q, freq))
-        low_estimate = b.icmp_signed("<", m, _constant(0))
-        q = b.select(low_estimate, b.sub(q, _constant(1)), q)
-        m = b.select(low_estimate, b.add(m, freq), m)
-        high_estimate = b.icmp_signed(">=", m, freq)
-        q = b.select(high_estimate, b.add(q, _constant(1)), q)
-        m = b.select(high_estimate, b.sub(m, freq), m)
-        x = b.add(b.add(b.shl(q, self.scale), m), b.lshr(record, _constant(_WORD_BITS)))
-        return x, b.sub(top, taken)
+def _encode_step(b: ir.IRBuilder, table: ir.Value, streams: ir.Value, x, top, symbols, shift, scale, bound) -> tuple:
+    """One group's encoding step (a round of its eight lanes, backwards): (the states
+    after coding ``symbols`` (int64), the stream's new top). The words the lanes emit go
+    just below the top, in lane order, by one store of eight words whose others lie
+    below (where the next stores land, or outside the output)."""
+    s = b.shl(b.lshr(symbols, shift), v.constant(1))  # a symbol's record: freq | start << 32, then 1 / freq
+    record = v.gather(b, table, s, v.I64)
+    inverse = b.bitcast(v.gather(b, table, b.add(s, v.constant(1)), v.I64), v.vector(ir.DoubleType()))
+    freq = b.and_(record, v.constant(_WORD_MASK))
+    emit = b.icmp_unsigned(">=", x, b.mul(bound, freq))
+    packed = v.compress(b, v.reverse(b, b.trunc(x, v.vector(v.I32))), v.reverse(b, emit))
+    below = b.sub(top, ir.Constant(v.I64, GROUP_LANES))
+    v.store(b, v.reverse(b, packed), v.element(b, streams, below, v.I32), align=4)
+    x = b.select(emit, b.lshr(x, v.constant(_WORD_BITS)), x)
+    # x // freq from the float reciprocal, corrected to the exact quotient (rans.push)
+    q = b.fptoui(b.fmul(b.uitofp(x, inverse.type), inverse), v.vector(v.I64))
+    m = b.sub(x, b.mul(q, freq))
+    under = b.icmp_signed("<", m, v.constant(0))
+    q = b.select(under, b.sub(q, v.constant(1)), q)
+    m = b.select(under, b.add(m, freq), m)
+    over = b.icmp_signed(">=", m, freq)
+    q = b.select(over, b.add(q, v.constant(1)), q)
+    m = b.select(over, b.sub(m, freq), m)
+    x = b.add(b.add(b.shl(q, scale), m), b.lshr(record, v.constant(_WORD_BITS)))
+    return x, b.sub(top, v.count_set(b, emit))
 
 
 @intrinsic
@@ -332,48 +274,27 @@ def _vector_encode_rounds(typingctx, symbols, table, streams, state, rounds, shi
     from and back into ``state`` (the lanes' states, then the groups' tops, int64), each
     group's words below its top in ``streams``. ``table``: ``rans.encoder_table``."""
     signature = types.void(symbols, table, streams, state, rounds, shift, scale, bound)
-    width = symbols.dtype.bitwidth
+    symbol_type = ir.IntType(symbols.dtype.bitwidth)
 
     def codegen(context, builder, sig, args):
         arrays = [context.make_array(t)(context, builder, a) for t, a in zip(sig.args[:4], args[:4])]
         symbols_ptr, table_ptr, streams_ptr, state_ptr = (array.data for array in arrays)
-        rounds_value = args[4]
-        step = _EncodeRound(builder, builder.module, table_ptr, streams_ptr, args[5], args[6], args[7])
-        states = [
-            builder.load(_as_vector_pointer(builder, _element(builder, state_ptr, GROUP_LANES * g, _I64), _I64), align=8)
-            for g in range(GROUPS)
-        ]
-        tops = [builder.load(_element(builder, state_ptr, LANES + g, _I64)) for g in range(GROUPS)]
-        last_round = builder.sub(rounds_value, ir.Constant(_I64, 1))
-        entry = builder.block
-        loop = builder.append_basic_block("rans_wide.encode")
-        done = builder.append_basic_block("rans_wide.encoded")
-        builder.branch(loop)
-        builder.position_at_end(loop)
-        r = builder.phi(_I64)
-        x_phis = [builder.phi(_vector(_I64)) for _ in range(GROUPS)]
-        top_phis = [builder.phi(_I64) for _ in range(GROUPS)]
-        r.add_incoming(last_round, entry)
-        base = builder.mul(r, ir.Constant(_I64, LANES))
-        element = ir.IntType(width)
-        for g in range(GROUPS):
-            x_phis[g].add_incoming(states[g], entry)
-            top_phis[g].add_incoming(tops[g], entry)
-            at = builder.add(base, ir.Constant(_I64, GROUP_LANES * g))
-            loaded = builder.load(_as_vector_pointer(builder, _element(builder, symbols_ptr, at, element), element), align=1)
-            wide = builder.zext(loaded, _vector(_I64)) if width < 64 else loaded
-            x, top = step.step(x_phis[g], top_phis[g], wide)
-            x_phis[g].add_incoming(x, loop)
-            top_phis[g].add_incoming(top, loop)
-            states[g], tops[g] = x, top
-        earlier = builder.sub(r, ir.Constant(_I64, 1))
-        r.add_incoming(earlier, loop)
-        builder.cbranch(builder.icmp_signed(">=", earlier, ir.Constant(_I64, 0)), loop, done)
-        builder.position_at_end(done)
-        for g in range(GROUPS):
-            target = _as_vector_pointer(builder, _element(builder, state_ptr, GROUP_LANES * g, _I64), _I64)
-            builder.store(states[g], target, align=8)
-            builder.store(tops[g], _element(builder, state_ptr, LANES + g, _I64))
+        shift, scale, bound = (v.splat(builder, value) for value in args[5:8])
+
+        def body(b, r, g, x, top):
+            at = b.add(b.mul(r, ir.Constant(v.I64, LANES)), ir.Constant(v.I64, GROUP_LANES * g))
+            loaded = v.load(b, v.element(b, symbols_ptr, at, symbol_type), symbol_type)
+            wide = b.zext(loaded, v.vector(v.I64)) if symbol_type.width < 64 else loaded
+            return _encode_step(b, table_ptr, streams_ptr, x, top, wide, shift, scale, bound)
+
+        def go_on(b, r):
+            earlier = b.sub(r, ir.Constant(v.I64, 1))
+            return earlier, b.icmp_signed(">=", earlier, ir.Constant(v.I64, 0))
+
+        vectors, tops = _group_states(builder, state_ptr)
+        last_round = builder.sub(args[4], ir.Constant(v.I64, 1))
+        vectors, tops = _round_loop(builder, "rans_wide.encode", last_round, go_on, vectors, tops, body)
+        _store_group_states(builder, state_ptr, vectors, tops)
         return context.get_dummy_value()
 
     return signature, codegen
