@@ -54,18 +54,39 @@ MIN_WORDS = GROUPS + GROUPS * STATE_WORDS
 
 
 @njit(cache=True, nogil=True)
+def stream_words(count: int) -> int:
+    """The words of working space that encoding ``count`` symbols needs (:func:`encode_into`)."""
+    return GROUPS * _group_capacity(count)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _group_capacity(count: int) -> int:
+    # a symbol emits at most one word; a vector round stores eight words below its
+    # stream's top whatever it emits
+    return GROUP_LANES * (count // LANES + 2) + STATE_WORDS
+
+
+@njit(cache=True, nogil=True)
 def encode(symbols: np.ndarray, table: np.ndarray, shift: int = 0, scale_bits: int = 16) -> np.ndarray:
     """The payload (uint32 words, the layout in the module docstring) coding the
     unsigned integers of ``symbols`` shifted right by ``shift`` bits; ``table`` is
     ``rans.encoder_table`` of the frequencies."""
+    streams = np.empty(stream_words(symbols.shape[0]), dtype=np.uint32)
+    return encode_into(symbols, table, shift, scale_bits, streams)
+
+
+@njit(cache=True, nogil=True)
+def encode_into(symbols: np.ndarray, table: np.ndarray, shift: int, scale_bits: int, streams: np.ndarray) -> np.ndarray:
+    """:func:`encode` with working space ``streams`` (uint32, at least :func:`stream_words`
+    of the symbols: a caller that codes many segments reuses one, and fresh memory's page
+    faults cost a quarter of the coding time)."""
     symbols = np.ascontiguousarray(symbols)
     n = symbols.shape[0]
     inverse = table.view(np.float64)
     rounds = n // LANES
-    # a symbol emits at most one word; a vector round stores eight words below its stream's
-    # top whatever it emits
-    capacity = GROUP_LANES * (rounds + 2) + STATE_WORDS
-    streams = np.empty(GROUPS * capacity, dtype=np.uint32)
+    capacity = _group_capacity(n)
+    if streams.shape[0] < GROUPS * capacity:
+        raise ValueError("rans_wide.encode_into: working space too small")
     bound = uint64((_LOW >> scale_bits) << _WORD_BITS)
     u_shift, u_scale = uint64(shift), uint64(scale_bits)
     state = np.full(LANES + GROUPS, _LOW, dtype=np.int64)  # the lanes' states, the groups' tops

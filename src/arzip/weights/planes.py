@@ -35,19 +35,16 @@ def head_bits_choices(width_bits: int) -> list[int]:
     return [k for k in (8, 12, 16) if k <= width_bits and (width_bits - k) % 4 == 0]
 
 
-@njit(cache=True, nogil=True)
 def _entropy_bits(counts: np.ndarray) -> float:
     """Bits to code the symbols of the histogram at their own frequencies:
     N log2 N - sum(c log2 c). (An estimate for the encoder's choices; nothing the
-    decoder computes.)"""
-    total = 0.0
-    weighted = 0.0
-    for i in range(counts.shape[0]):
-        c = counts[i]
-        if c > 0:
-            total += c
-            weighted += c * np.log2(np.float64(c))
-    return total * np.log2(total) - weighted if total > 0 else 0.0
+    decoder computes. numpy's vector log2: a 16-bit histogram has tens of thousands of
+    bins, 0.4 ms in a scalar loop.)"""
+    used = counts[counts > 0].astype(np.float64)
+    if used.shape[0] == 0:
+        return 0.0
+    total = float(used.sum())
+    return total * np.log2(total) - float(used @ np.log2(used))
 
 
 @njit(cache=True, nogil=True)

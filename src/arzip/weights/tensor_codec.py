@@ -29,6 +29,7 @@ Payload, all integers little-endian, varints LEB128:
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 
@@ -73,6 +74,10 @@ def _pairs():
     return pairs
 
 SEGMENT_VALUES = 1 << 18  # even, so that a segment owns whole bytes of the nibble plane
+# decoded output a decoding job covers: a quarter of a thread's share, from a huge page to 8 MiB
+# (fewer, longer jobs: less Python between the numba calls, and two threads rarely touch the same
+# fresh huge page at once, whose first touch zeroes 2 MiB while the other waits in the kernel)
+JOB_BYTES = (2 << 20, 8 << 20)
 WIDE = 0x20  # the layout bit of frames whose segments are coded by arzip.coding.rans_wide
 _RAW, _ZSTD, _ZEROS = 0, 1, 2
 _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
@@ -259,6 +264,19 @@ def _segments(n: int) -> list[tuple[int, int]]:
 
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
+_LOCAL = threading.local()
+
+
+def _encode_segment(rans, symbols: np.ndarray, coding: np.ndarray, shift: int, scale_bits: int) -> np.ndarray:
+    """One segment's words; the 32-lane coder in this thread's working space, kept from
+    one segment to the next."""
+    if rans is not _coder(True):
+        return rans.encode(symbols, coding, shift, scale_bits)
+    needed = rans.stream_words(symbols.shape[0])
+    space = getattr(_LOCAL, "streams", None)
+    if space is None or space.shape[0] < needed:
+        space = _LOCAL.streams = np.empty(needed, dtype=np.uint32)
+    return rans.encode_into(symbols, coding, shift, scale_bits, space)
 
 
 def _pool(threads: int) -> ThreadPoolExecutor:
@@ -306,7 +324,7 @@ def encode_parts(chunk: bytes | memoryview, width_bytes: int, threads: int = 1, 
         planes.split_into(values, first, count, head_bits, width_bits, tail_planes, nibble_plane)
         if table.single is not None:
             return None
-        return rans.encode(values[first : first + count], coding, width_bits - head_bits, table.scale_bits)
+        return _encode_segment(rans, values[first : first + count], coding, width_bits - head_bits, table.scale_bits)
 
     words = [w for w in _pool_map(split_and_code, segments, threads) if w is not None]
     tails = list(tail_planes) + ([nibble_plane] if nibbles else [])
@@ -353,7 +371,7 @@ def _encode_pairs(values: np.ndarray, segments: list, threads: int, top: np.ndar
 
     def code(segment: tuple[int, int]) -> np.ndarray:
         first, count = segment
-        return rans.encode(ranks[first // 2 : (first + count + 1) // 2], coding, 0, table.scale_bits)
+        return _encode_segment(rans, ranks[first // 2 : (first + count + 1) // 2], coding, 0, table.scale_bits)
 
     return _frame_parts(2, layout, n, table, _pool_map(code, segments, threads), tails)
 
@@ -437,6 +455,17 @@ class _Frame:
             low, high, len(self.byte_planes), self.nibble_plane, self.tail,
         )
 
+    def segment_runs(self, job_bytes: int) -> list[range]:
+        """The segments in runs of consecutive ones that cover about ``job_bytes`` of output:
+        one decoding job a run."""
+        per_run = max(1, job_bytes // (SEGMENT_VALUES * self.width_bytes))
+        count = len(self.segments)
+        return [range(start, min(start + per_run, count)) for start in range(0, count, per_run)]
+
+    def decode_segments(self, run: range) -> None:
+        for index in run:
+            self.decode_segment(index)
+
     def prepare(self) -> None:
         self.slots, self.packed = _NO_SLOTS, _NO_PACKED
         if self.table.single is not None:
@@ -487,12 +516,14 @@ def decode_many(
     # the threads decode the segments of the frames parsed so far while this thread
     # parses the next ones
     pool, parsed, jobs = _pool(threads), [], []
+    smallest, largest = JOB_BYTES
+    job_bytes = min(max(sum(raw_size for _, raw_size in frames) // (4 * threads), smallest), largest)
     try:
         for (payload, raw_size), target in zip(frames, targets):
             frame = _Frame(payload, raw_size, target)
             frame.prepare()
             parsed.append(frame)
-            jobs += [pool.submit(frame.decode_segment, index) for index in range(len(frame.segments))]
+            jobs += [pool.submit(frame.decode_segments, run) for run in frame.segment_runs(job_bytes)]
         if meanwhile is not None:
             meanwhile()
         for job in jobs:
