@@ -279,6 +279,87 @@ def _value(tail: int, head: int) -> int:
     return ((tail & 0x40) << 9) | (head << 6) | (tail & 0x3F)
 
 
+def _pair_heads(b: ir.IRBuilder, pairs: ir.Value, head_bits: int, shift: int) -> ir.Value:
+    """Eight pair symbols (<8 x i32>) as the sixteen values' heads in place (<16 x i16>)."""
+    first = b.lshr(pairs, v.constant(head_bits, v.I32))
+    second = b.and_(pairs, v.constant((1 << head_bits) - 1, v.I32))
+    heads = v.shuffle(b, first, second, [k for j in range(8) for k in (j, 8 + j)])
+    return b.shl(b.trunc(heads, v.vector(v.I16, 16)), v.constant(shift, v.I16, 16))
+
+
+def _join_loop(context, builder, groups: ir.Value, body) -> None:
+    """A loop of ``groups`` steps, ``body(b, q)`` for q = 0, 1, ..."""
+    entry = builder.block
+    loop = builder.append_basic_block("pairs.join")
+    done = builder.append_basic_block("pairs.join.done")
+    builder.cbranch(builder.icmp_signed(">", groups, ir.Constant(v.I64, 0)), loop, done)
+    builder.position_at_end(loop)
+    q = builder.phi(v.I64)
+    q.add_incoming(ir.Constant(v.I64, 0), entry)
+    body(builder, q)
+    following = builder.add(q, ir.Constant(v.I64, 1))
+    q.add_incoming(following, builder.block)
+    builder.cbranch(builder.icmp_signed("<", following, groups), loop, done)
+    builder.position_at_end(done)
+
+
+@intrinsic
+def _join_bf16_vectors(typingctx, buf, tails, out, start, groups):  # noqa: ANN001 - numba's signature
+    """out[start + 16q ...] for q < ``groups`` from the pair symbols buf[8q ...] and the 7-bit
+    tails (``start`` a multiple of 8; each step loads 16 tail bytes of which it uses 14: the
+    caller leaves two more in the plane after the last)."""
+
+    def codegen(context, builder, sig, args):
+        buf_ptr, tails_ptr, out_ptr = (context.make_array(t)(context, builder, a).data for t, a in zip(sig.args[:3], args[:3]))
+        start, groups = args[3], args[4]
+        tail_start = builder.mul(builder.lshr(start, ir.Constant(v.I64, 3)), ir.Constant(v.I64, TAIL_BITS))
+        # value k's tail: bits 7k..7k+6 of the step's bytes: the 16-bit word at byte 7k // 8, shifted
+        byte_pairs = [o for k in range(16) for o in ((TAIL_BITS * k) >> 3, ((TAIL_BITS * k) >> 3) + 1)]
+        shifts = v.constant([(TAIL_BITS * k) & 7 for k in range(16)], v.I16)
+
+        def body(b, q):
+            pairs = v.load(b, v.element(b, buf_ptr, b.mul(q, ir.Constant(v.I64, 8)), v.I32), v.I32, align=4)
+            heads = _pair_heads(b, pairs, 9, BF16_SHIFT)
+            at = b.add(tail_start, b.mul(q, ir.Constant(v.I64, 2 * TAIL_BITS)))
+            raw = v.load(b, v.element(b, tails_ptr, at, v.I8), v.I8, 16)
+            words = b.bitcast(v.shuffle(b, raw, None, byte_pairs), v.vector(v.I16, 16))
+            tail = b.and_(b.lshr(words, shifts), v.constant(0x7F, v.I16, 16))
+            sign = b.shl(b.and_(tail, v.constant(0x40, v.I16, 16)), v.constant(9, v.I16, 16))
+            value = b.or_(b.or_(sign, heads), b.and_(tail, v.constant(0x3F, v.I16, 16)))
+            first = b.add(start, b.mul(q, ir.Constant(v.I64, 16)))
+            v.store(b, value, v.element(b, out_ptr, first, v.I16), align=2)
+
+        _join_loop(context, builder, groups, body)
+        return context.get_dummy_value()
+
+    return types.void(buf, tails, out, start, groups), codegen
+
+
+@intrinsic
+def _join_fp16_vectors(typingctx, buf, low, signs, out, start, groups):  # noqa: ANN001 - numba's signature
+    """out[start + 16q ...] for q < ``groups`` from the pair symbols buf[8q ...], the low
+    bytes and the sign bits (``start`` a multiple of 8)."""
+
+    def codegen(context, builder, sig, args):
+        arrays = [context.make_array(t)(context, builder, a).data for t, a in zip(sig.args[:4], args[:4])]
+        buf_ptr, low_ptr, signs_ptr, out_ptr = arrays
+        start, groups = args[4], args[5]
+
+        def body(b, q):
+            pairs = v.load(b, v.element(b, buf_ptr, b.mul(q, ir.Constant(v.I64, 8)), v.I32), v.I32, align=4)
+            heads = _pair_heads(b, pairs, FP16.head_bits, 8)
+            first = b.add(start, b.mul(q, ir.Constant(v.I64, 16)))
+            lows = b.zext(v.load(b, v.element(b, low_ptr, first, v.I8), v.I8, 16), v.vector(v.I16, 16))
+            sign_bits = b.load(b.bitcast(v.element(b, signs_ptr, b.lshr(first, ir.Constant(v.I64, 3)), v.I8), v.I16.as_pointer()), align=1)
+            sign = b.shl(b.zext(b.bitcast(sign_bits, v.vector(v.I1, 16)), v.vector(v.I16, 16)), v.constant(15, v.I16, 16))
+            v.store(b, b.or_(b.or_(sign, heads), lows), v.element(b, out_ptr, first, v.I16), align=2)
+
+        _join_loop(context, builder, groups, body)
+        return context.get_dummy_value()
+
+    return types.void(buf, low, signs, out, start, groups), codegen
+
+
 @njit(cache=True, nogil=True)
 def _join_bf16(buf: np.ndarray, tails: np.ndarray, out: np.ndarray, start: int, values: int) -> None:
     """out[start:start+values] from the pair symbols in ``buf`` and the packed 7-bit
@@ -363,7 +444,31 @@ def decode(
             rans_wide.decode_block(words, wide_state, packed, buf, m)
         elif single < 0:
             rans.decode_block(words, state, table, buf, m)
+        start, values = first + 2 * done, min(2 * m, count - 2 * done)
         if shift == BF16_SHIFT:
-            _join_bf16(buf, tails, out, first + 2 * done, min(2 * m, count - 2 * done))
+            _join_bf16_block(buf, tails, out, start, values)
         else:
-            _join_fp16(buf, tails, signs, out, first + 2 * done, min(2 * m, count - 2 * done))
+            _join_fp16_block(buf, tails, signs, out, start, values)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _join_bf16_block(buf: np.ndarray, tails: np.ndarray, out: np.ndarray, start: int, values: int) -> None:
+    """out[start:start+values]: sixteen values a vector step while two tail bytes remain
+    after the step's fourteen, the rest by :func:`_join_bf16`."""
+    groups = values // VECTOR_VALUES if _LITTLE_ENDIAN else 0  # the unpacking reads 16-bit words of bytes
+    while groups > 0 and (TAIL_BITS * (start + VECTOR_VALUES * groups)) // 8 + 2 > tails.shape[0]:
+        groups -= 1
+    if groups > 0:
+        _join_bf16_vectors(buf, tails, out, np.int64(start), np.int64(groups))
+    done = VECTOR_VALUES * groups
+    _join_bf16(buf[done // 2 :], tails, out, start + done, values - done)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _join_fp16_block(buf: np.ndarray, low: np.ndarray, signs: np.ndarray, out: np.ndarray, start: int, values: int) -> None:
+    """out[start:start+values]: sixteen values a vector step, the rest by :func:`_join_fp16`."""
+    groups = values // VECTOR_VALUES if _LITTLE_ENDIAN else 0  # the signs are read as a bit vector
+    if groups > 0:
+        _join_fp16_vectors(buf, low, signs, out, np.int64(start), np.int64(groups))
+    done = VECTOR_VALUES * groups
+    _join_fp16(buf[done // 2 :], low, signs, out, start + done, values - done)
