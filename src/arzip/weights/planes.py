@@ -14,8 +14,11 @@ What it does not do: entropy coding (``arzip.coding.rans``).
 from __future__ import annotations
 
 import numpy as np
-from numba import uint64
+from llvmlite import ir
+from numba import types, uint64
+from numba.extending import intrinsic
 
+from .. import vector as v
 from ..coding import rans, rans_wide
 from ..jit import njit
 
@@ -192,6 +195,87 @@ def join_near(
         out[i] = value
 
 
+VECTOR_VALUES = 16  # values a step of the vector join takes
+
+
+def _join_codegen(byte_planes: int, nibbles: bool):
+    """The code generator of a vector :func:`join_near` for one tail layout: ``groups``
+    steps of sixteen values, out[first + 16q ...] = heads[16q ...] << shift | the tails."""
+
+    def codegen(context, builder, sig, args):
+        out_ptr, heads_ptr, low_ptr, high_ptr, nibble_ptr = (
+            context.make_array(t)(context, builder, a).data for t, a in zip(sig.args[:5], args[:5])
+        )
+        first, groups, shift = args[5], args[6], args[7]
+        value_type = ir.IntType(sig.args[0].dtype.bitwidth)
+        lanes = v.vector(value_type, VECTOR_VALUES)
+        entry = builder.block
+        loop = builder.append_basic_block("planes.join")
+        done = builder.append_basic_block("planes.join.done")
+        shift_vector = v.splat(builder, builder.trunc(shift, value_type), VECTOR_VALUES)
+        builder.cbranch(builder.icmp_signed(">", groups, ir.Constant(v.I64, 0)), loop, done)
+        builder.position_at_end(loop)
+        b = builder
+        q = b.phi(v.I64)
+        q.add_incoming(ir.Constant(v.I64, 0), entry)
+        k = b.mul(q, ir.Constant(v.I64, VECTOR_VALUES))
+        i = b.add(first, k)
+        heads = v.load(b, v.element(b, heads_ptr, k, v.I32), v.I32, VECTOR_VALUES, align=4)
+        heads = b.zext(heads, lanes) if value_type.width > 32 else b.trunc(heads, lanes) if value_type.width < 32 else heads
+        value = b.shl(heads, shift_vector)
+        for plane, pointer in enumerate((low_ptr, high_ptr)[:byte_planes]):
+            plane_bytes = b.zext(v.load(b, v.element(b, pointer, i, v.I8), v.I8, VECTOR_VALUES), lanes)
+            value = b.or_(value, b.shl(plane_bytes, v.constant(8 * plane, value_type, VECTOR_VALUES)))
+        if nibbles:
+            pairs = v.load(b, v.element(b, nibble_ptr, b.lshr(i, ir.Constant(v.I64, 1)), v.I8), v.I8, VECTOR_VALUES // 2)
+            spread = b.zext(v.shuffle(b, pairs, None, [j // 2 for j in range(VECTOR_VALUES)]), lanes)
+            nibble = b.and_(b.lshr(spread, v.constant([4 * (j & 1) for j in range(VECTOR_VALUES)], value_type)),
+                            v.constant(0xF, value_type, VECTOR_VALUES))
+            value = b.or_(value, b.shl(nibble, v.constant(8 * byte_planes, value_type, VECTOR_VALUES)))
+        v.store(b, value, v.element(b, out_ptr, i, value_type), align=1)
+        following = b.add(q, ir.Constant(v.I64, 1))
+        q.add_incoming(following, loop)
+        b.cbranch(b.icmp_signed("<", following, groups), loop, done)
+        b.position_at_end(done)
+        return context.get_dummy_value()
+
+    return codegen
+
+
+def _join_intrinsic(byte_planes: int, nibbles: bool):
+    def typer(typingctx, out, heads, low, high, nibble_plane, first, groups, shift):  # noqa: ANN001
+        return types.void(out, heads, low, high, nibble_plane, first, groups, shift), _join_codegen(byte_planes, nibbles)
+
+    return intrinsic(typer)
+
+
+# the common tails: fp32 with 12- or 16-bit heads, 16-bit values with 8- or 12-bit heads
+_join_two_planes_nibbles = _join_intrinsic(2, True)
+_join_two_planes = _join_intrinsic(2, False)
+_join_one_plane = _join_intrinsic(1, False)
+_join_nibbles = _join_intrinsic(0, True)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _join_block(out, first, count, heads, shift, low, high, byte_planes, nibble_plane) -> None:
+    """:func:`join_near`, sixteen values a vector step for the common tails."""
+    nibbles = nibble_plane.shape[0] > 0
+    groups = count // VECTOR_VALUES
+    start, n, i64 = np.int64(first), np.int64(groups), np.int64(shift)
+    if groups > 0 and byte_planes == 2 and nibbles:
+        _join_two_planes_nibbles(out, heads, low, high, nibble_plane, start, n, i64)
+    elif groups > 0 and byte_planes == 2:
+        _join_two_planes(out, heads, low, high, nibble_plane, start, n, i64)
+    elif groups > 0 and byte_planes == 1 and not nibbles:
+        _join_one_plane(out, heads, low, high, nibble_plane, start, n, i64)
+    elif groups > 0 and byte_planes == 0 and nibbles:
+        _join_nibbles(out, heads, low, high, nibble_plane, start, n, i64)
+    else:
+        groups = 0
+    done = VECTOR_VALUES * groups
+    join_near(out, first + done, count - done, heads[done:], shift, low, high, byte_planes, nibble_plane)
+
+
 BLOCK_VALUES = 4096  # heads decoded into a buffer that stays in the L1 cache (a multiple of both coders' lanes)
 
 
@@ -235,7 +319,7 @@ def decode_segment(
         elif single < 0:
             rans.decode_block(words, state, table, heads, size)
         if byte_planes <= 2:
-            join_near(out, start, size, heads, shift, low, high, byte_planes, nibble_plane)
+            _join_block(out, start, size, heads, shift, low, high, byte_planes, nibble_plane)
         else:
             join_tails(out, start, size, heads, shift, planes, nibble_plane)
 
