@@ -47,7 +47,8 @@ def _entropy_bits(counts: np.ndarray) -> float:
     if used.shape[0] == 0:
         return 0.0
     total = float(used.sum())
-    return total * np.log2(total) - float(used @ np.log2(used))
+    # a product and a sum, not a dot: numpy's dot is BLAS, whose threads then spin on a core
+    return total * np.log2(total) - float((used * np.log2(used)).sum())
 
 
 @njit(cache=True, nogil=True)

@@ -141,7 +141,7 @@ class _Table:
             if used.shape[0] > most_symbols:
                 continue
             coarse = frequency_table(used_counts, scale_bits)
-            extra_bits = float(used_counts @ (np.log2(fine / coarse) + (scale_bits - SCALE_BITS)))
+            extra_bits = float((used_counts * (np.log2(fine / coarse) + (scale_bits - SCALE_BITS))).sum())  # no BLAS
             if extra_bits <= 8 * SMALL_SCALE_COST * raw_bytes:
                 return cls(size, used, coarse.astype(np.int64), scale_bits)
         return cls(size, used, fine.astype(np.int64), SCALE_BITS)
