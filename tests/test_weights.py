@@ -159,6 +159,33 @@ def test_tensor_codec_layouts_follow_the_data():
     assert bytes(decode_values(payload, one_head.nbytes, threads=2)) == one_head.tobytes()
 
 
+@pytest.mark.parametrize("kind", [pairs.BF16, pairs.FP16])
+@pytest.mark.parametrize("count", [7, 24, 25, 1000, 4099])
+def test_pair_split_matches_its_definition(kind, count):
+    # the vector split (sixteen values a step) and its scalar tail, against the layout's
+    # definition in numpy: pair ranks, their counts, and the tail planes bit for bit
+    rng = np.random.default_rng(count)
+    dtype = ml_dtypes.bfloat16 if kind is pairs.BF16 else np.float16
+    bits = (rng.standard_normal(count) * 0.02).astype(dtype).view(np.uint16)
+    heads = (bits >> kind.shift) & ((1 << kind.head_bits) - 1)
+    dense = pairs.dense_heads(np.bincount(heads, minlength=1 << kind.head_bits))
+    width = int(dense.max()) + 1
+    ranks = np.zeros((count + 1) // 2, dtype=np.uint16)
+    tails = [np.zeros(size, dtype=np.uint8) for size in kind.plane_sizes(count)]
+    counts = np.zeros(width * width, dtype=np.int64)
+    pairs.split(bits, 0, count, kind.shift, dense, width, ranks, tails[0], tails[-1], counts)
+    padded = np.append(heads, heads.min()) if count % 2 else heads
+    expected = dense[padded[0::2]].astype(np.int64) * width + dense[padded[1::2]]
+    assert np.array_equal(ranks, expected) and np.array_equal(counts, np.bincount(expected, minlength=width * width))
+    if kind is pairs.BF16:
+        tail = ((bits >> 9) & 0x40) | (bits & 0x3F)
+        spread = ((tail[:, None] >> np.arange(7)) & 1).astype(np.uint8).reshape(-1)
+        assert np.array_equal(tails[0], np.packbits(spread, bitorder="little"))
+    else:
+        assert np.array_equal(tails[0], (bits & 0xFF).astype(np.uint8))
+        assert np.array_equal(tails[1], np.packbits((bits >> 15).astype(np.uint8), bitorder="little"))
+
+
 def test_pair_layout_round_trips_odd_and_short_tensors():
     # odd counts (the last head paired with the smallest head that occurs), one segment
     # and several, a last value whose head occurs nowhere else

@@ -21,6 +21,10 @@ smallest that occurs), which the decoder drops.
 The pair symbols of a segment are coded by ``arzip.coding.rans_wide`` (32 lanes in four
 word streams; frames of earlier versions: ``arzip.coding.rans``, eight lanes), as the
 heads of the top-K layouts are.
+The split (values into pair ranks and tails) and the join (pair symbols and tails back
+into values) take sixteen values a step in LLVM vector code (``arzip.vector``), the
+last few values in scalar code; both give the bytes of the definition above on every
+machine (the tests check them against numpy).
 What it does not do: decide when a layout pays (``planes.choose_layout``), store
 tables or frames (``tensor_codec``), or handle widths other than 16 bits.
 """

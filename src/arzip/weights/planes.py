@@ -8,7 +8,9 @@ when W - K is not a multiple of 8, one nibble plane (two values a byte) above th
 the grouping by significance that ZipNN calls byte grouping. ``choose_layout``
 picks K for a tensor from its histogram (the smallest estimated size), or the
 exponent-pair layout of ``pairs``.
-What it does not do: entropy coding (``arzip.coding.rans``).
+The join of the common tails (fp32 with 12- or 16-bit heads, 16-bit values with 8- or
+12-bit heads) takes sixteen values a step in LLVM vector code (``arzip.vector``).
+What it does not do: entropy coding (``arzip.coding.rans_wide``, ``arzip.coding.rans``).
 """
 
 from __future__ import annotations
