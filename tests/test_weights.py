@@ -186,6 +186,20 @@ def test_pair_split_matches_its_definition(kind, count):
         assert np.array_equal(tails[1], np.packbits((bits >> 15).astype(np.uint8), bitorder="little"))
 
 
+def test_sixteen_bit_heads_only_where_the_low_bits_carry_structure():
+    # the encoder counts the top 16 bits only where a sample says that 16-bit heads may pay:
+    # not for real-like weights (noise below the top 12 bits), yes for quantized ones, which
+    # then take them (layout 16: no tail at all)
+    from arzip.weights.tensor_codec import WIDE
+
+    noise = gaussian((200_000,), 3).astype(ml_dtypes.bfloat16)
+    assert not planes.sixteen_bit_heads_may_pay(noise.view(np.uint16), 16)
+    grid = (np.random.default_rng(4).integers(-300, 300, 200_000) * 0.001).astype(ml_dtypes.bfloat16)
+    assert planes.sixteen_bit_heads_may_pay(grid.view(np.uint16), 16)
+    payload = encode_values(grid.tobytes(), 2)
+    assert payload[1] == 16 | WIDE and bytes(decode_values(payload, grid.nbytes)) == grid.tobytes()
+
+
 def test_pair_layout_round_trips_odd_and_short_tensors():
     # odd counts (the last head paired with the smallest head that occurs), one segment
     # and several, a last value whose head occurs nowhere else

@@ -15,6 +15,8 @@ What it does not do: entropy coding (``arzip.coding.rans_wide``, ``arzip.coding.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from llvmlite import ir
 from numba import types, uint64
@@ -54,14 +56,75 @@ def _entropy_bits(counts: np.ndarray) -> float:
 
 
 @njit(cache=True, nogil=True)
-def top_histogram(values: np.ndarray, width_bits: int) -> np.ndarray:
-    """Counts of the top min(16, width) bits of each value: every head width's histogram."""
-    top_bits = min(16, width_bits)
+def top_histogram(values: np.ndarray, width_bits: int, top_bits: int = 16) -> np.ndarray:
+    """Counts of the top min(top_bits, width) bits of each value: the histogram of every
+    head width up to that."""
+    top_bits = min(top_bits, width_bits)
     counts = np.zeros(1 << top_bits, dtype=np.int64)
     shift = width_bits - top_bits
     for i in range(values.shape[0]):
         counts[np.int64(values[i] >> shift)] += 1
     return counts
+
+
+SAMPLE_BLOCKS, SAMPLE_BLOCK_VALUES = 16, 4096
+
+
+def sixteen_bit_heads_may_pay(values: np.ndarray, width_bits: int) -> bool:
+    """Whether 16-bit heads might beat 12-bit heads with four raw bits, on a sample (16
+    blocks of 4096 values spread over the tensor): whether the bits they would save, the
+    four below the top 12 given the top 12 (an estimate that errs low), outweigh the
+    table entries they would add (counted in the sample: fewer than in the tensor). Only
+    then does the encoder count the top 16 bits of every value (a 2**16-bin histogram
+    costs a small tensor more than its coding). On real weights those bits are noise."""
+    if width_bits < 16:
+        return False
+    n = values.shape[0]
+    block = min(SAMPLE_BLOCK_VALUES, max(n // SAMPLE_BLOCKS, 1))
+    starts = np.linspace(0, max(n - block, 0), SAMPLE_BLOCKS).astype(np.int64) if n > block else np.zeros(1, np.int64)
+    sample = np.concatenate([values[start : start + block] for start in starts])
+    low_bits, used16, used12 = _conditional_low_bits(sample, width_bits, _sample_space())
+    return (4 - low_bits) * n / 8 > TABLE_BYTES_PER_SYMBOL * (used16 - used12)
+
+
+_LOCAL = threading.local()
+
+
+def _sample_space() -> np.ndarray:
+    space = getattr(_LOCAL, "counts", None)
+    if space is None:
+        space = _LOCAL.counts = np.zeros(1 << 16, dtype=np.int32)
+    return space
+
+
+@njit(cache=True, nogil=True)
+def _conditional_low_bits(sample: np.ndarray, width_bits: int, counts: np.ndarray) -> tuple:
+    """(H(bits 12..15 from the top | the top 12) in bits a value, estimated from the
+    sample's top-16 histogram with the Miller-Madow correction; the top-16 and top-12
+    values that occur in it). ``counts``: working space of 2**16 bins, left zeroed."""
+    shift = width_bits - 16
+    for i in range(sample.shape[0]):
+        counts[np.int64(sample[i] >> shift)] += 1
+    joint = 0.0
+    marginal = 0.0
+    used16 = used12 = 0
+    unseen = 0.0  # Miller-Madow: a plug-in estimate misses (bins used - 1) / (2 ln 2) bits a context
+    for high in range(1 << 12):
+        total = 0
+        used = 0
+        for low in range(16):
+            c = counts[(high << 4) | low]
+            if c > 0:
+                total += c
+                used += 1
+                joint += c * np.log2(np.float64(c))
+                counts[(high << 4) | low] = 0
+        if total > 0:
+            marginal += total * np.log2(np.float64(total))
+            unseen += (used - 1) / (2 * np.log(2.0))
+            used16 += used
+            used12 += 1
+    return (marginal - joint + unseen) / max(sample.shape[0], 1), used16, used12
 
 
 def head_histogram(top: np.ndarray, head_bits: int) -> np.ndarray:
@@ -103,6 +166,7 @@ def choose_layout(top: np.ndarray, count: int, width_bits: int) -> int:
     head_costs = {
         k: _head_cost(top if 1 << k > folded.shape[0] else folded, count, width_bits, k)
         for k in head_bits_choices(width_bits)
+        if 1 << k <= top.shape[0]  # a histogram of the top 12 bits: no 16-bit heads
     }
     head_bits = min(head_costs, key=head_costs.__getitem__)
     if width_bits != 16 or count < 2:

@@ -304,11 +304,12 @@ def encode_parts(chunk: bytes | memoryview, width_bytes: int, threads: int = 1, 
     width_bits = 8 * width_bytes
     segments = _segments(n)
     parts = [(first, min(n, first + -(-n // threads))) for first in range(0, n, -(-n // threads))] if n else []
-    tops = _pool_map(lambda part: planes.top_histogram(values[part[0] : part[1]], width_bits), parts, threads)
+    top_bits = 16 if planes.sixteen_bit_heads_may_pay(values, width_bits) else 12
+    tops = _pool_map(lambda part: planes.top_histogram(values[part[0] : part[1]], width_bits, top_bits), parts, threads)
     if len(tops) > 1:
         top = np.sum(tops, axis=0)
     else:
-        top = tops[0] if tops else np.zeros(1 << min(16, width_bits), dtype=np.int64)
+        top = tops[0] if tops else np.zeros(1 << min(top_bits, width_bits), dtype=np.int64)
     layout = planes.choose_layout(top, n, width_bits)
     if layout in _pairs().KINDS:
         return _encode_pairs(values, segments, threads, top, _pairs().KINDS[layout], wide)
