@@ -267,15 +267,21 @@ _POOLS: dict[int, ThreadPoolExecutor] = {}
 _LOCAL = threading.local()
 
 
+def _scratch(name: str, count: int, dtype) -> np.ndarray:
+    """This thread's working array ``name`` of at least ``count`` items (its first ``count``),
+    kept from one call to the next: fresh memory's page faults cost as much as the work."""
+    space = getattr(_LOCAL, name, None)
+    if space is None or space.shape[0] < count:
+        space = np.empty(count, dtype=dtype)
+        setattr(_LOCAL, name, space)
+    return space[:count]
+
+
 def _encode_segment(rans, symbols: np.ndarray, coding: np.ndarray, shift: int, scale_bits: int) -> np.ndarray:
-    """One segment's words; the 32-lane coder in this thread's working space, kept from
-    one segment to the next."""
+    """One segment's words; the 32-lane coder in this thread's working space."""
     if rans is not _coder(True):
         return rans.encode(symbols, coding, shift, scale_bits)
-    needed = rans.stream_words(symbols.shape[0])
-    space = getattr(_LOCAL, "streams", None)
-    if space is None or space.shape[0] < needed:
-        space = _LOCAL.streams = np.empty(needed, dtype=np.uint32)
+    space = _scratch("streams", rans.stream_words(symbols.shape[0]), np.uint32)
     return rans.encode_into(symbols, coding, shift, scale_bits, space)
 
 
@@ -351,7 +357,7 @@ def _encode_pairs(values: np.ndarray, segments: list, threads: int, top: np.ndar
     heads = kind.head_counts(top)
     used_heads = np.flatnonzero(heads)
     dense, width = pairs.dense_heads(heads), used_heads.shape[0]
-    ranks = np.empty((n + 1) // 2, dtype=np.uint16)  # width <= MAX_HEADS: ranks < 2**14
+    ranks = _scratch("ranks", (n + 1) // 2, np.uint16)  # width <= MAX_HEADS: ranks < 2**14
     tails = [np.empty(size, dtype=np.uint8) for size in kind.plane_sizes(n)]
     signs = tails[-1]  # float16's sign plane (bfloat16 writes none)
 
