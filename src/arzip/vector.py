@@ -114,3 +114,20 @@ def reduce_or(builder: ir.IRBuilder, value: ir.Value) -> ir.Value:
     lanes, element_type = value.type.count, value.type.element
     name = f"llvm.vector.reduce.or.v{lanes}i{element_type.width}"
     return builder.call(declare(builder.module, name, element_type, [value.type]), [value])
+
+
+def counted_loop(builder: ir.IRBuilder, count: ir.Value, body, name: str = "vector.loop") -> None:
+    """``body(builder, q)`` for q = 0 .. ``count`` - 1 (int64; none when ``count`` <= 0);
+    the builder is left after the loop."""
+    entry = builder.block
+    loop = builder.append_basic_block(name)
+    done = builder.append_basic_block(name + ".done")
+    builder.cbranch(builder.icmp_signed(">", count, ir.Constant(I64, 0)), loop, done)
+    builder.position_at_end(loop)
+    q = builder.phi(I64)
+    q.add_incoming(ir.Constant(I64, 0), entry)
+    body(builder, q)
+    following = builder.add(q, ir.Constant(I64, 1))
+    q.add_incoming(following, builder.block)
+    builder.cbranch(builder.icmp_signed("<", following, count), loop, done)
+    builder.position_at_end(done)

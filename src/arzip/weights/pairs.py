@@ -142,43 +142,35 @@ def _split_codegen(bf16: bool):
         values, dense, pairs, tails, signs, counts = (array.data for array in arrays)
         first, groups, width = args[6], args[7], args[8]
         width_vector = v.splat(builder, builder.trunc(width, v.I32))
-        entry = builder.block
-        loop = builder.append_basic_block("pairs.split")
-        done = builder.append_basic_block("pairs.split.done")
-        builder.cbranch(builder.icmp_signed(">", groups, ir.Constant(v.I64, 0)), loop, done)
-        builder.position_at_end(loop)
-        b = builder
-        q = b.phi(v.I64)
-        q.add_incoming(ir.Constant(v.I64, 0), entry)
-        i = b.add(first, b.mul(q, ir.Constant(v.I64, VECTOR_VALUES)))
-        sixteen = v.load(b, v.element(b, values, i, v.I16), v.I16, VECTOR_VALUES, align=2)
-        heads = b.and_(b.lshr(sixteen, v.constant(shift, v.I16, 16)), v.constant(head_mask, v.I16, 16))
-        ranks = v.gather(b, dense, b.zext(heads, v.vector(v.I64, 16)), v.I32)
-        even = v.shuffle(b, ranks, None, list(range(0, 16, 2)))
-        odd = v.shuffle(b, ranks, None, list(range(1, 16, 2)))
-        pair_ranks = b.add(b.mul(even, width_vector), odd)
-        half = b.lshr(i, ir.Constant(v.I64, 1))
-        v.store(b, b.trunc(pair_ranks, v.vector(v.I16)), v.element(b, pairs, half, v.I16), align=2)
-        if bf16:
-            tail = b.or_(
-                b.and_(b.lshr(sixteen, v.constant(9, v.I16, 16)), v.constant(0x40, v.I16, 16)),
-                b.and_(sixteen, v.constant(0x3F, v.I16, 16)),
-            )
-            at = b.mul(b.lshr(i, ir.Constant(v.I64, 3)), ir.Constant(v.I64, TAIL_BITS))
-            for run in range(2):  # eight bytes a run: the next run (or the caller's tail code) overwrites the eighth
-                eight = b.zext(v.shuffle(b, tail, None, list(range(8 * run, 8 * run + 8))), v.vector(v.I64))
-                packed = v.reduce_or(b, b.shl(eight, v.constant([TAIL_BITS * k for k in range(8)])))
-                target = v.element(b, tails, b.add(at, ir.Constant(v.I64, TAIL_BITS * run)), v.I8)
-                b.store(packed, b.bitcast(target, v.I64.as_pointer()), align=1)
-        else:
-            v.store(b, b.trunc(sixteen, v.vector(v.I8, 16)), v.element(b, tails, i, v.I8))
-            negative = b.icmp_signed("<", sixteen, v.constant(0, v.I16, 16))
-            target = v.element(b, signs, b.lshr(i, ir.Constant(v.I64, 3)), v.I8)
-            b.store(b.bitcast(negative, v.I16), b.bitcast(target, v.I16.as_pointer()), align=1)
-        following = b.add(q, ir.Constant(v.I64, 1))
-        q.add_incoming(following, loop)
-        b.cbranch(b.icmp_signed("<", following, groups), loop, done)
-        b.position_at_end(done)
+
+        def step(b, q):
+            i = b.add(first, b.mul(q, ir.Constant(v.I64, VECTOR_VALUES)))
+            sixteen = v.load(b, v.element(b, values, i, v.I16), v.I16, VECTOR_VALUES, align=2)
+            heads = b.and_(b.lshr(sixteen, v.constant(shift, v.I16, 16)), v.constant(head_mask, v.I16, 16))
+            ranks = v.gather(b, dense, b.zext(heads, v.vector(v.I64, 16)), v.I32)
+            even = v.shuffle(b, ranks, None, list(range(0, 16, 2)))
+            odd = v.shuffle(b, ranks, None, list(range(1, 16, 2)))
+            pair_ranks = b.add(b.mul(even, width_vector), odd)
+            half = b.lshr(i, ir.Constant(v.I64, 1))
+            v.store(b, b.trunc(pair_ranks, v.vector(v.I16)), v.element(b, pairs, half, v.I16), align=2)
+            if bf16:
+                tail = b.or_(
+                    b.and_(b.lshr(sixteen, v.constant(9, v.I16, 16)), v.constant(0x40, v.I16, 16)),
+                    b.and_(sixteen, v.constant(0x3F, v.I16, 16)),
+                )
+                at = b.mul(b.lshr(i, ir.Constant(v.I64, 3)), ir.Constant(v.I64, TAIL_BITS))
+                for run in range(2):  # eight bytes a run: the next run (or the caller's tail code) overwrites the eighth
+                    eight = b.zext(v.shuffle(b, tail, None, list(range(8 * run, 8 * run + 8))), v.vector(v.I64))
+                    packed = v.reduce_or(b, b.shl(eight, v.constant([TAIL_BITS * k for k in range(8)])))
+                    target = v.element(b, tails, b.add(at, ir.Constant(v.I64, TAIL_BITS * run)), v.I8)
+                    b.store(packed, b.bitcast(target, v.I64.as_pointer()), align=1)
+            else:
+                v.store(b, b.trunc(sixteen, v.vector(v.I8, 16)), v.element(b, tails, i, v.I8))
+                negative = b.icmp_signed("<", sixteen, v.constant(0, v.I16, 16))
+                target = v.element(b, signs, b.lshr(i, ir.Constant(v.I64, 3)), v.I8)
+                b.store(b.bitcast(negative, v.I16), b.bitcast(target, v.I16.as_pointer()), align=1)
+
+        v.counted_loop(builder, groups, step, "pairs.split")
         return context.get_dummy_value()
 
     return codegen
@@ -291,22 +283,6 @@ def _pair_heads(b: ir.IRBuilder, pairs: ir.Value, head_bits: int, shift: int) ->
     return b.shl(b.trunc(heads, v.vector(v.I16, 16)), v.constant(shift, v.I16, 16))
 
 
-def _join_loop(context, builder, groups: ir.Value, body) -> None:
-    """A loop of ``groups`` steps, ``body(b, q)`` for q = 0, 1, ..."""
-    entry = builder.block
-    loop = builder.append_basic_block("pairs.join")
-    done = builder.append_basic_block("pairs.join.done")
-    builder.cbranch(builder.icmp_signed(">", groups, ir.Constant(v.I64, 0)), loop, done)
-    builder.position_at_end(loop)
-    q = builder.phi(v.I64)
-    q.add_incoming(ir.Constant(v.I64, 0), entry)
-    body(builder, q)
-    following = builder.add(q, ir.Constant(v.I64, 1))
-    q.add_incoming(following, builder.block)
-    builder.cbranch(builder.icmp_signed("<", following, groups), loop, done)
-    builder.position_at_end(done)
-
-
 @intrinsic
 def _join_bf16_vectors(typingctx, buf, tails, out, start, groups):  # noqa: ANN001 - numba's signature
     """out[start + 16q ...] for q < ``groups`` from the pair symbols buf[8q ...] and the 7-bit
@@ -333,7 +309,7 @@ def _join_bf16_vectors(typingctx, buf, tails, out, start, groups):  # noqa: ANN0
             first = b.add(start, b.mul(q, ir.Constant(v.I64, 16)))
             v.store(b, value, v.element(b, out_ptr, first, v.I16), align=2)
 
-        _join_loop(context, builder, groups, body)
+        v.counted_loop(builder, groups, body, "pairs.join")
         return context.get_dummy_value()
 
     return types.void(buf, tails, out, start, groups), codegen
@@ -358,7 +334,7 @@ def _join_fp16_vectors(typingctx, buf, low, signs, out, start, groups):  # noqa:
             sign = b.shl(b.zext(b.bitcast(sign_bits, v.vector(v.I1, 16)), v.vector(v.I16, 16)), v.constant(15, v.I16, 16))
             v.store(b, b.or_(b.or_(sign, heads), lows), v.element(b, out_ptr, first, v.I16), align=2)
 
-        _join_loop(context, builder, groups, body)
+        v.counted_loop(builder, groups, body, "pairs.join")
         return context.get_dummy_value()
 
     return types.void(buf, low, signs, out, start, groups), codegen

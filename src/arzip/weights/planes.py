@@ -276,34 +276,26 @@ def _join_codegen(byte_planes: int, nibbles: bool):
         first, groups, shift = args[5], args[6], args[7]
         value_type = ir.IntType(sig.args[0].dtype.bitwidth)
         lanes = v.vector(value_type, VECTOR_VALUES)
-        entry = builder.block
-        loop = builder.append_basic_block("planes.join")
-        done = builder.append_basic_block("planes.join.done")
         shift_vector = v.splat(builder, builder.trunc(shift, value_type), VECTOR_VALUES)
-        builder.cbranch(builder.icmp_signed(">", groups, ir.Constant(v.I64, 0)), loop, done)
-        builder.position_at_end(loop)
-        b = builder
-        q = b.phi(v.I64)
-        q.add_incoming(ir.Constant(v.I64, 0), entry)
-        k = b.mul(q, ir.Constant(v.I64, VECTOR_VALUES))
-        i = b.add(first, k)
-        heads = v.load(b, v.element(b, heads_ptr, k, v.I32), v.I32, VECTOR_VALUES, align=4)
-        heads = b.zext(heads, lanes) if value_type.width > 32 else b.trunc(heads, lanes) if value_type.width < 32 else heads
-        value = b.shl(heads, shift_vector)
-        for plane, pointer in enumerate((low_ptr, high_ptr)[:byte_planes]):
-            plane_bytes = b.zext(v.load(b, v.element(b, pointer, i, v.I8), v.I8, VECTOR_VALUES), lanes)
-            value = b.or_(value, b.shl(plane_bytes, v.constant(8 * plane, value_type, VECTOR_VALUES)))
-        if nibbles:
-            pairs = v.load(b, v.element(b, nibble_ptr, b.lshr(i, ir.Constant(v.I64, 1)), v.I8), v.I8, VECTOR_VALUES // 2)
-            spread = b.zext(v.shuffle(b, pairs, None, [j // 2 for j in range(VECTOR_VALUES)]), lanes)
-            nibble = b.and_(b.lshr(spread, v.constant([4 * (j & 1) for j in range(VECTOR_VALUES)], value_type)),
-                            v.constant(0xF, value_type, VECTOR_VALUES))
-            value = b.or_(value, b.shl(nibble, v.constant(8 * byte_planes, value_type, VECTOR_VALUES)))
-        v.store(b, value, v.element(b, out_ptr, i, value_type), align=1)
-        following = b.add(q, ir.Constant(v.I64, 1))
-        q.add_incoming(following, loop)
-        b.cbranch(b.icmp_signed("<", following, groups), loop, done)
-        b.position_at_end(done)
+
+        def step(b, q):
+            k = b.mul(q, ir.Constant(v.I64, VECTOR_VALUES))
+            i = b.add(first, k)
+            heads = v.load(b, v.element(b, heads_ptr, k, v.I32), v.I32, VECTOR_VALUES, align=4)
+            heads = b.zext(heads, lanes) if value_type.width > 32 else b.trunc(heads, lanes) if value_type.width < 32 else heads
+            value = b.shl(heads, shift_vector)
+            for plane, pointer in enumerate((low_ptr, high_ptr)[:byte_planes]):
+                plane_bytes = b.zext(v.load(b, v.element(b, pointer, i, v.I8), v.I8, VECTOR_VALUES), lanes)
+                value = b.or_(value, b.shl(plane_bytes, v.constant(8 * plane, value_type, VECTOR_VALUES)))
+            if nibbles:
+                pairs = v.load(b, v.element(b, nibble_ptr, b.lshr(i, ir.Constant(v.I64, 1)), v.I8), v.I8, VECTOR_VALUES // 2)
+                spread = b.zext(v.shuffle(b, pairs, None, [j // 2 for j in range(VECTOR_VALUES)]), lanes)
+                nibble = b.and_(b.lshr(spread, v.constant([4 * (j & 1) for j in range(VECTOR_VALUES)], value_type)),
+                                v.constant(0xF, value_type, VECTOR_VALUES))
+                value = b.or_(value, b.shl(nibble, v.constant(8 * byte_planes, value_type, VECTOR_VALUES)))
+            v.store(b, value, v.element(b, out_ptr, i, value_type), align=1)
+
+        v.counted_loop(builder, groups, step, "planes.join")
         return context.get_dummy_value()
 
     return codegen
