@@ -79,37 +79,48 @@ def sixteen_bit_heads_may_pay(values: np.ndarray, width_bits: int) -> bool:
     costs a small tensor more than its coding). On real weights those bits are noise."""
     if width_bits < 16:
         return False
-    n = values.shape[0]
-    block = min(SAMPLE_BLOCK_VALUES, max(n // SAMPLE_BLOCKS, 1))
-    starts = np.linspace(0, max(n - block, 0), SAMPLE_BLOCKS).astype(np.int64) if n > block else np.zeros(1, np.int64)
-    sample = np.concatenate([values[start : start + block] for start in starts])
-    low_bits, used16, used12 = _conditional_low_bits(sample, width_bits, _sample_space())
-    return (4 - low_bits) * n / 8 > TABLE_BYTES_PER_SYMBOL * (used16 - used12)
+    low_bits, used16, used12 = _conditional_low_bits(values, width_bits, _sample_space())
+    return (4 - low_bits) * values.shape[0] / 8 > TABLE_BYTES_PER_SYMBOL * (used16 - used12)
 
 
 _LOCAL = threading.local()
 
 
 def _sample_space() -> np.ndarray:
+    """This thread's working space for the sample: 2**16 counts, then 2**12 contexts seen."""
     space = getattr(_LOCAL, "counts", None)
     if space is None:
-        space = _LOCAL.counts = np.zeros(1 << 16, dtype=np.int32)
+        space = _LOCAL.counts = np.zeros((1 << 16) + (1 << 12), dtype=np.int32)
     return space
 
 
 @njit(cache=True, nogil=True)
-def _conditional_low_bits(sample: np.ndarray, width_bits: int, counts: np.ndarray) -> tuple:
-    """(H(bits 12..15 from the top | the top 12) in bits a value, estimated from the
-    sample's top-16 histogram with the Miller-Madow correction; the top-16 and top-12
-    values that occur in it). ``counts``: working space of 2**16 bins, left zeroed."""
+def _conditional_low_bits(values: np.ndarray, width_bits: int, space: np.ndarray) -> tuple:
+    """(H(bits 12..15 from the top | the top 12) in bits a value, estimated on the sample
+    with the Miller-Madow correction; the top-16 and top-12 values that occur in it).
+    ``space``: :func:`_sample_space`, left zeroed."""
+    n = values.shape[0]
+    block = min(SAMPLE_BLOCK_VALUES, max(n // SAMPLE_BLOCKS, 1))
+    blocks = SAMPLE_BLOCKS if n > block else 1
     shift = width_bits - 16
-    for i in range(sample.shape[0]):
-        counts[np.int64(sample[i] >> shift)] += 1
+    counts, seen = space[: 1 << 16], space[1 << 16 :]
+    taken = 0
+    for k in range(blocks):
+        start = (n - block) * k // max(blocks - 1, 1) if blocks > 1 else 0
+        for i in range(start, min(start + block, n)):
+            top = np.int64(values[i] >> shift)
+            seen[top >> 4] = 1
+            counts[top] += 1
+            taken += 1
     joint = 0.0
     marginal = 0.0
-    used16 = used12 = 0
+    used16 = 0
+    used12 = 0
     unseen = 0.0  # Miller-Madow: a plug-in estimate misses (bins used - 1) / (2 ln 2) bits a context
     for high in range(1 << 12):
+        if seen[high] == 0:
+            continue
+        seen[high] = 0
         total = 0
         used = 0
         for low in range(16):
@@ -119,12 +130,11 @@ def _conditional_low_bits(sample: np.ndarray, width_bits: int, counts: np.ndarra
                 used += 1
                 joint += c * np.log2(np.float64(c))
                 counts[(high << 4) | low] = 0
-        if total > 0:
-            marginal += total * np.log2(np.float64(total))
-            unseen += (used - 1) / (2 * np.log(2.0))
-            used16 += used
-            used12 += 1
-    return (marginal - joint + unseen) / max(sample.shape[0], 1), used16, used12
+        marginal += total * np.log2(np.float64(total))
+        unseen += (used - 1) / (2 * np.log(2.0))
+        used16 += used
+        used12 += 1
+    return (marginal - joint + unseen) / max(taken, 1), used16, used12
 
 
 def head_histogram(top: np.ndarray, head_bits: int) -> np.ndarray:
