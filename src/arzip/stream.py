@@ -336,6 +336,16 @@ class Decompressor:
             by_codec.setdefault(frame.codec_id, []).append(position)
         chunks: list = [None] * len(frames)
         outs = self._sink_slices(frames)
+        # into the output buffer, the content checksum takes each frame as soon as it and
+        # every frame before it are in place, while the codecs' threads decode the later ones
+        in_place, hashed = [False] * len(frames), 0
+
+        def hash_ready(position: int) -> None:
+            nonlocal hashed
+            in_place[position] = True
+            while hashed < len(frames) and in_place[hashed]:
+                self._hasher.update(outs[hashed])
+                hashed += 1
 
         def decode_group(codec_id: int, meanwhile: Callable[[], None] | None = None, threads: int = self._threads) -> None:
             codec = codec_by_id(codec_id)
@@ -347,7 +357,9 @@ class Decompressor:
                 decoded = codec.decode_chunks(payloads, self._context, threads)
             else:
                 decoded = [outs[p] for p in positions]
-                codec.decode_chunks_into(payloads, decoded, self._context, threads, meanwhile)
+                codec.decode_chunks_into(
+                    payloads, decoded, self._context, threads, meanwhile, lambda i: hash_ready(positions[i])
+                )
             for position, chunk in zip(positions, decoded):
                 number = first_number + position
                 if outs is None:
@@ -379,9 +391,13 @@ class Decompressor:
                 decode_group(codec_id)
         for codec_id in later:
             decode_group(codec_id)
+        if outs is not None:  # every frame is in place now, whether or not its codec said so
+            for position in range(hashed, len(frames)):
+                self._hasher.update(outs[position])
         for (frame, _), chunk in zip(frames, chunks):
             self._frames_seen.append(frame)
-            self._hasher.update(chunk)
+            if outs is None:
+                self._hasher.update(chunk)
             self._content_size += len(chunk)
             if outs is None:
                 out.append(chunk)

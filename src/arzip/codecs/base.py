@@ -127,17 +127,21 @@ class Codec(ABC):
         context: CodingContext,
         threads: int = 1,
         meanwhile: Callable[[], None] | None = None,
+        done: Callable[[int], None] | None = None,
     ) -> None:
         """Decode each frame into ``outs[i]``, a writable uint8 array of its raw size (the
         caller's output buffer), and call ``meanwhile()`` once in this thread: a codec whose
         own threads do the decoding calls it while they work (other frames' decoding, say),
-        this one before it starts. Codecs that can write into ``outs`` directly override this."""
+        this one before it starts; then ``done(i)``, in this thread, as each frame i is in
+        place, in order. Codecs that can write into ``outs`` directly override this."""
         if meanwhile is not None:
             meanwhile()
-        for chunk, out in zip(self.decode_chunks(frames, context, threads), outs):
+        for position, (chunk, out) in enumerate(zip(self.decode_chunks(frames, context, threads), outs)):
             if len(chunk) != len(out):
                 raise FormatError("corrupt .arz file: a frame decodes to the wrong size")
             out[:] = np.frombuffer(chunk, dtype=np.uint8)
+            if done is not None:
+                done(position)
 
 
 def _map(function, items, threads: int) -> list:

@@ -506,40 +506,53 @@ def decode_many(
     threads: int = 1,
     targets: Sequence[np.ndarray] | None = None,
     meanwhile: Callable[[], None] | None = None,
+    done: Callable[[int], None] | None = None,
 ) -> list[memoryview | np.ndarray]:
     """Decode several tensor payloads, all their segments sharing the threads; into
     ``targets`` (writable uint8 arrays of the raw sizes) when given. ``meanwhile()`` runs
-    in this thread while the threads decode (first, with one thread)."""
+    in this thread while the threads decode (first, with one thread); ``done(i)`` runs in
+    this thread as soon as frame i is decoded, in order (the caller hashes it while the
+    threads decode the next ones)."""
     targets = targets if targets is not None else [None] * len(frames)
     if threads <= 1:
         if meanwhile is not None:
             meanwhile()
         parsed = [_Frame(payload, raw_size, target) for (payload, raw_size), target in zip(frames, targets)]
-        for frame in parsed:
+        results = []
+        for position, frame in enumerate(parsed):
             frame.prepare()
             for index in range(len(frame.segments)):
                 frame.decode_segment(index)
-        return [frame.result() for frame in parsed]
+            results.append(frame.result())
+            if done is not None:
+                done(position)
+        return results
     # the threads decode the segments of the frames parsed so far while this thread
     # parses the next ones
     pool, parsed, jobs = _pool(threads), [], []
     smallest, largest = JOB_BYTES
     job_bytes = min(max(sum(raw_size for _, raw_size in frames) // (4 * threads), smallest), largest)
+    results = []
     try:
         for (payload, raw_size), target in zip(frames, targets):
             frame = _Frame(payload, raw_size, target)
             frame.prepare()
             parsed.append(frame)
-            jobs += [pool.submit(frame.decode_segments, run) for run in frame.segment_runs(job_bytes)]
+            jobs.append([pool.submit(frame.decode_segments, run) for run in frame.segment_runs(job_bytes)])
         if meanwhile is not None:
             meanwhile()
-        for job in jobs:
-            job.result()
+        for position, (frame, frame_jobs) in enumerate(zip(parsed, jobs)):
+            for job in frame_jobs:
+                job.result()
+            results.append(frame.result())
+            if done is not None:
+                done(position)
     finally:
-        for job in jobs:  # on an error: no thread goes on writing after this returns
+        every = [job for frame_jobs in jobs for job in frame_jobs]
+        for job in every:  # on an error: no thread goes on writing after this returns
             job.cancel()
-        wait(jobs)
-    return [frame.result() for frame in parsed]
+        wait(every)
+    return results
 
 
 def decode_values(payload: bytes | memoryview, raw_size: int, threads: int = 1) -> memoryview:
@@ -580,5 +593,6 @@ class TensorCodec(Codec):
         context: CodingContext,
         threads: int = 1,
         meanwhile: Callable[[], None] | None = None,
+        done: Callable[[int], None] | None = None,
     ) -> None:
-        decode_many(frames, threads, outs, meanwhile)
+        decode_many(frames, threads, outs, meanwhile, done)
