@@ -204,10 +204,10 @@ def _store_plane(plane: np.ndarray) -> list:
     import zstandard
 
     data = memoryview(plane)
-    if not plane.any():
-        return [bytes((_ZEROS,)) + encode_varint(0)]
     step = max(1, len(data) // 4)
     sample = b"".join(data[i : i + TAIL_SAMPLE_BYTES // 4] for i in range(0, len(data), step))
+    if sample.count(0) == len(sample) and not plane.any():  # the whole plane read only when the sample is zeros
+        return [bytes((_ZEROS,)) + encode_varint(0)]
     fast = zstandard.ZstdCompressor(level=1)
     if len(fast.compress(sample)) < 0.995 * len(sample):  # some structure somewhere: try it all
         packed = fast.compress(data)
