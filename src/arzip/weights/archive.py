@@ -46,7 +46,10 @@ ZSTD_ID, TENSOR_ID = 4, tensor_codec.TensorCodec.codec_id
 REF_ID, DELTA_ID = weight_frames.RefCodec.codec_id, weight_frames.DeltaCodec.codec_id
 # Small tensors are near-random floats: level 19 saves 0.5% of their bytes at ten times the time of 9.
 SMALL_ZSTD_LEVEL, LARGE_ZSTD_LEVEL = 9, 9
-PARALLEL_PIECE_BYTES = 8 << 20  # pieces this large use every thread for their own segments
+# pieces this large use every thread for their own segments, where the archive has too few
+# pieces to keep the threads busy one piece each (else a piece a thread is faster: no barriers)
+PARALLEL_PIECE_BYTES = 8 << 20
+PIECES_PER_THREAD = 4
 IN_FLIGHT_BYTES = 64 << 20  # input of the pieces being coded, or coded and not yet written
 
 ProgressCallback = Callable[[int], None]
@@ -224,10 +227,13 @@ def compress_weights(
     target.write(writer.start())
     kinds: dict[str, int] = {}
 
+    few_pieces = sum(piece.kind == "tensor" for piece in pieces) < PIECES_PER_THREAD * threads
+
     def encode(piece: Piece) -> tuple[memoryview, int, list, int]:
         data = _read(inputs[piece.file_index], piece)
-        # Large pieces spread their segments over the threads; small ones run side by side.
-        inner = threads if piece.end - piece.start >= PARALLEL_PIECE_BYTES else 1
+        # Small pieces run side by side; large ones of an archive with few pieces spread
+        # their segments over the threads.
+        inner = threads if few_pieces and piece.end - piece.start >= PARALLEL_PIECE_BYTES else 1
         return (data, *_encode_piece(piece, data, base_model, inner), frame_checksum(data))
 
     sizes = [piece.end - piece.start for piece in pieces]
