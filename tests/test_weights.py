@@ -159,21 +159,30 @@ def test_tensor_codec_layouts_follow_the_data():
     assert bytes(decode_values(payload, one_head.nbytes, threads=2)) == one_head.tobytes()
 
 
+@pytest.mark.parametrize("by_range", [False, True])
 @pytest.mark.parametrize("kind", [pairs.BF16, pairs.FP16])
 @pytest.mark.parametrize("count", [7, 24, 25, 1000, 4099])
-def test_pair_split_matches_its_definition(kind, count):
-    # the vector split (sixteen values a step) and its scalar tail, against the layout's
-    # definition in numpy: pair ranks, their counts, and the tail planes bit for bit
+def test_pair_split_matches_its_definition(kind, count, by_range):
+    # the vector split (sixteen values a step, ranks looked up or computed from a range of
+    # heads) and its scalar tail, against the layout's definition in numpy: pair ranks,
+    # their counts, and the tail planes bit for bit
     rng = np.random.default_rng(count)
     dtype = ml_dtypes.bfloat16 if kind is pairs.BF16 else np.float16
     bits = (rng.standard_normal(count) * 0.02).astype(dtype).view(np.uint16)
+    bits[::5] &= 0x8000  # zeros (head 0), below the other heads' range
     heads = (bits >> kind.shift) & ((1 << kind.head_bits) - 1)
-    dense = pairs.dense_heads(np.bincount(heads, minlength=1 << kind.head_bits))
+    histogram = np.bincount(heads, minlength=1 << kind.head_bits)
+    base = -1
+    if by_range:
+        order, dense, base = pairs.range_heads(histogram)
+        assert base >= 0 and np.array_equal(dense[order], np.arange(order.shape[0]))
+    else:
+        dense = pairs.dense_heads(histogram)
     width = int(dense.max()) + 1
     ranks = np.zeros((count + 1) // 2, dtype=np.uint16)
     tails = [np.zeros(size, dtype=np.uint8) for size in kind.plane_sizes(count)]
     counts = np.zeros(width * width, dtype=np.int64)
-    pairs.split(bits, 0, count, kind.shift, dense, width, ranks, tails[0], tails[-1], counts)
+    pairs.split(bits, 0, count, kind.shift, dense, width, ranks, tails[0], tails[-1], counts, base)
     padded = np.append(heads, heads.min()) if count % 2 else heads
     expected = dense[padded[0::2]].astype(np.int64) * width + dense[padded[1::2]]
     assert np.array_equal(ranks, expected) and np.array_equal(counts, np.bincount(expected, minlength=width * width))

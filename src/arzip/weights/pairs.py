@@ -112,6 +112,26 @@ def dense_heads(heads: np.ndarray) -> np.ndarray:
     return dense
 
 
+def range_heads(heads: np.ndarray) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """The heads numbered by arithmetic, where that keeps at most MAX_HEADS of them: head 0
+    (zeros) first when it occurs, then every head from the smallest other one that occurs
+    to the largest, used or not; rank(h) = 0 for h = 0, else h - base. (The heads in rank
+    order, the ranks as :func:`dense_heads` gives them, base.) The split then computes
+    ranks instead of looking them up (a gather costs half its time); the pairs, and so the
+    payload, are the same. None where the span is too wide, or only zeros occur."""
+    used = np.flatnonzero(heads)
+    nonzero = used[used > 0]
+    if nonzero.shape[0] == 0:
+        return None
+    zero = bool(heads[0] > 0)
+    order = np.concatenate([[0] if zero else [], np.arange(nonzero[0], nonzero[-1] + 1)]).astype(np.int64)
+    if order.shape[0] > MAX_HEADS:
+        return None
+    dense = np.zeros(heads.shape[0], dtype=np.int32)
+    dense[order] = np.arange(order.shape[0])
+    return order, dense, int(nonzero[0]) - int(zero)
+
+
 def pair_symbols(used_heads: np.ndarray, ranks: np.ndarray, head_bits: int) -> np.ndarray:
     """The pair symbols ``head_a << H | head_b`` of pair ranks (ascending ranks give
     ascending symbols)."""
@@ -127,27 +147,34 @@ def _rank(v: int, dense: np.ndarray, shift: int) -> int:
 VECTOR_VALUES = 16  # values a step of the vector split takes (eight pairs)
 
 
-def _split_codegen(bf16: bool):
+def _split_codegen(bf16: bool, by_range: bool):
     """The code generator of the vector split for one kind: ``groups`` steps of sixteen
     values from values[first] on, each: the sixteen heads' ranks (a gather from
     ``dense``), the eight pair ranks stored, the tails stored (bfloat16: two 56-bit runs
     of eight 7-bit tails, by 64-bit stores, so the caller leaves at least eight values
     after them; float16: sixteen low bytes and two bytes of signs). The caller counts
-    the pair ranks (counting here, lane by lane, is four times slower)."""
+    the pair ranks (counting here, lane by lane, is four times slower). ``by_range``: the
+    ranks are computed (:func:`range_heads`: 0 for head 0, else head - base), not gathered."""
     shift = BF16_SHIFT if bf16 else FP16.shift
     head_mask = (1 << (15 - shift)) - 1
 
     def codegen(context, builder, sig, args):
-        arrays = [context.make_array(t)(context, builder, a) for t, a in zip(sig.args[:6], args[:6])]
-        values, dense, pairs, tails, signs, counts = (array.data for array in arrays)
-        first, groups, width = args[6], args[7], args[8]
+        arrays = [context.make_array(t)(context, builder, a) for t, a in zip(sig.args[:5], args[:5])]
+        values, dense, pairs, tails, signs = (array.data for array in arrays)
+        first, groups, width, base = args[5], args[6], args[7], args[8]
         width_vector = v.splat(builder, builder.trunc(width, v.I32))
+        base_vector = v.splat(builder, builder.trunc(base, v.I32), 16)
 
         def step(b, q):
             i = b.add(first, b.mul(q, ir.Constant(v.I64, VECTOR_VALUES)))
             sixteen = v.load(b, v.element(b, values, i, v.I16), v.I16, VECTOR_VALUES, align=2)
             heads = b.and_(b.lshr(sixteen, v.constant(shift, v.I16, 16)), v.constant(head_mask, v.I16, 16))
-            ranks = v.gather(b, dense, b.zext(heads, v.vector(v.I64, 16)), v.I32)
+            if by_range:
+                wide = b.zext(heads, v.vector(v.I32, 16))
+                zero = b.icmp_unsigned("==", wide, v.constant(0, v.I32, 16))
+                ranks = b.select(zero, v.constant(0, v.I32, 16), b.sub(wide, base_vector))
+            else:
+                ranks = v.gather(b, dense, b.zext(heads, v.vector(v.I64, 16)), v.I32)
             even = v.shuffle(b, ranks, None, list(range(0, 16, 2)))
             odd = v.shuffle(b, ranks, None, list(range(1, 16, 2)))
             pair_ranks = b.add(b.mul(even, width_vector), odd)
@@ -176,23 +203,27 @@ def _split_codegen(bf16: bool):
     return codegen
 
 
-def _split_intrinsic(bf16: bool):
-    def typer(typingctx, values, dense, pairs, tails, signs, counts, first, groups, width):  # noqa: ANN001
-        return types.void(values, dense, pairs, tails, signs, counts, first, groups, width), _split_codegen(bf16)
+def _split_intrinsic(bf16: bool, by_range: bool):
+    def typer(typingctx, values, dense, pairs, tails, signs, first, groups, width, base):  # noqa: ANN001
+        signature = types.void(values, dense, pairs, tails, signs, first, groups, width, base)
+        return signature, _split_codegen(bf16, by_range)
 
     return intrinsic(typer)
 
 
-_split_vectors_bf16 = _split_intrinsic(True)
-_split_vectors_fp16 = _split_intrinsic(False)
+_split_vectors_bf16 = _split_intrinsic(True, False)
+_split_vectors_fp16 = _split_intrinsic(False, False)
+_split_range_bf16 = _split_intrinsic(True, True)
+_split_range_fp16 = _split_intrinsic(False, True)
 
 
 @njit(cache=True, nogil=True)
 def split(
     values: np.ndarray, first: int, count: int, shift: int, dense: np.ndarray, width: int, pairs: np.ndarray,
-    tails: np.ndarray, signs: np.ndarray, counts: np.ndarray,
+    tails: np.ndarray, signs: np.ndarray, counts: np.ndarray, base: int = -1,
 ) -> None:
-    """pairs[(first + k) // 2] (as ranks: ``dense_heads``, over ``width`` heads) and the
+    """pairs[(first + k) // 2] (as ranks: ``dense_heads``, or ``range_heads`` with its
+    ``base`` when that is >= 0, over ``width`` heads) and the
     tails of values first + k, for k < count (``first`` a multiple of 8: eight tails
     fill whole bytes), for the kind whose head starts at bit ``shift``: bfloat16's
     7-bit tails into ``tails``, or float16's low bytes into ``tails`` and signs into
@@ -203,10 +234,15 @@ def split(
     # the vector steps leave at least eight values (bfloat16's last 64-bit tail store reaches
     # into them); they store signs as the bytes of a bit vector: little-endian machines only
     groups = max(count - 8, 0) // VECTOR_VALUES if _LITTLE_ENDIAN else 0
-    if groups > 0 and bf16:
-        _split_vectors_bf16(values, dense, pairs, tails, signs, counts, np.int64(first), np.int64(groups), np.int64(width))
+    at, steps, w, b = np.int64(first), np.int64(groups), np.int64(width), np.int64(base)
+    if groups > 0 and bf16 and base >= 0:
+        _split_range_bf16(values, dense, pairs, tails, signs, at, steps, w, b)
+    elif groups > 0 and bf16:
+        _split_vectors_bf16(values, dense, pairs, tails, signs, at, steps, w, b)
+    elif groups > 0 and base >= 0:
+        _split_range_fp16(values, dense, pairs, tails, signs, at, steps, w, b)
     elif groups > 0:
-        _split_vectors_fp16(values, dense, pairs, tails, signs, counts, np.int64(first), np.int64(groups), np.int64(width))
+        _split_vectors_fp16(values, dense, pairs, tails, signs, at, steps, w, b)
     half = uint64(first >> 1)
     for j in range(half, half + uint64(VECTOR_VALUES // 2 * groups)):  # unsigned: no negative-index checks
         counts[uint64(pairs[j])] += 1

@@ -355,15 +355,19 @@ def _encode_pairs(values: np.ndarray, segments: list, threads: int, top: np.ndar
     pairs = _pairs()
     n = values.shape[0]
     heads = kind.head_counts(top)
-    used_heads = np.flatnonzero(heads)
-    dense, width = pairs.dense_heads(heads), used_heads.shape[0]
+    by_range = pairs.range_heads(heads)
+    if by_range is not None:
+        used_heads, dense, base = by_range
+    else:
+        used_heads, dense, base = np.flatnonzero(heads), pairs.dense_heads(heads), -1
+    width = used_heads.shape[0]
     ranks = _scratch("ranks", (n + 1) // 2, np.uint16)  # width <= MAX_HEADS: ranks < 2**14
     tails = [np.empty(size, dtype=np.uint8) for size in kind.plane_sizes(n)]
     signs = tails[-1]  # float16's sign plane (bfloat16 writes none)
 
     def split(segment: tuple[int, int]) -> np.ndarray:
         counts = np.zeros(width * width, dtype=np.int64)
-        pairs.split(values, segment[0], segment[1], kind.shift, dense, width, ranks, tails[0], signs, counts)
+        pairs.split(values, segment[0], segment[1], kind.shift, dense, width, ranks, tails[0], signs, counts, base)
         return counts
 
     counts = np.sum(_pool_map(split, segments, threads), axis=0)
