@@ -195,6 +195,17 @@ def test_pair_split_matches_its_definition(kind, count, by_range):
         assert np.array_equal(tails[1], np.packbits((bits >> 15).astype(np.uint8), bitorder="little"))
 
 
+@pytest.mark.parametrize("count", [5, 37, 1000, 100_003])
+def test_head_span_from_the_values_matches_the_histograms(count):
+    # the encoder's path without a histogram (bfloat16 pairs over the heads' span, found by
+    # a vector minimum and maximum) numbers the heads as the histogram's path does
+    bits = (np.random.default_rng(count).standard_normal(count) * 0.02).astype(ml_dtypes.bfloat16).view(np.uint16)
+    bits[::7] &= 0x8000  # zeros
+    histogram = np.bincount((bits >> 6) & 0x1FF, minlength=1 << 9)
+    from_values, from_histogram = pairs.span_heads(bits, pairs.BF16), pairs.range_heads(histogram)
+    assert all(np.array_equal(a, b) for a, b in zip(from_values, from_histogram))
+
+
 def test_sixteen_bit_heads_only_where_the_low_bits_carry_structure():
     # the encoder counts the top 16 bits only where a sample says that 16-bit heads may pay:
     # not for real-like weights (noise below the top 12 bits), yes for quantized ones, which

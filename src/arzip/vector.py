@@ -110,10 +110,15 @@ def count_set(builder: ir.IRBuilder, mask: ir.Value) -> ir.Value:
     return builder.zext(builder.call(function, [builder.bitcast(mask, integer)]), I64)
 
 
-def reduce_or(builder: ir.IRBuilder, value: ir.Value) -> ir.Value:
+def reduce(builder: ir.IRBuilder, operation: str, value: ir.Value) -> ir.Value:
+    """The lanes of ``value`` combined by ``operation`` ("or", "umin", "umax", "add", ...)."""
     lanes, element_type = value.type.count, value.type.element
-    name = f"llvm.vector.reduce.or.v{lanes}i{element_type.width}"
+    name = f"llvm.vector.reduce.{operation}.v{lanes}i{element_type.width}"
     return builder.call(declare(builder.module, name, element_type, [value.type]), [value])
+
+
+def reduce_or(builder: ir.IRBuilder, value: ir.Value) -> ir.Value:
+    return reduce(builder, "or", value)
 
 
 def counted_loop(builder: ir.IRBuilder, count: ir.Value, body, name: str = "vector.loop") -> None:

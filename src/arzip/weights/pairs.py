@@ -118,18 +118,88 @@ def range_heads(heads: np.ndarray) -> tuple[np.ndarray, np.ndarray, int] | None:
     to the largest, used or not; rank(h) = 0 for h = 0, else h - base. (The heads in rank
     order, the ranks as :func:`dense_heads` gives them, base.) The split then computes
     ranks instead of looking them up (a gather costs half its time); the pairs, and so the
-    payload, are the same. None where the span is too wide, or only zeros occur."""
+    payload, are the same. None where the span is too wide, or only zeros occur.
+    ``heads``: the head counts."""
     used = np.flatnonzero(heads)
     nonzero = used[used > 0]
     if nonzero.shape[0] == 0:
         return None
-    zero = bool(heads[0] > 0)
-    order = np.concatenate([[0] if zero else [], np.arange(nonzero[0], nonzero[-1] + 1)]).astype(np.int64)
+    return _span_ranks(int(nonzero[0]), int(nonzero[-1]), bool(heads[0] > 0), heads.shape[0])
+
+
+def span_heads(values: np.ndarray, kind: Kind) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """:func:`range_heads` from the values themselves (their heads' span, one pass of
+    minimum and maximum), with no histogram."""
+    low, high, zero = _head_span(values, kind.shift, (1 << kind.head_bits) - 1)
+    if high == 0:
+        return None
+    return _span_ranks(low, high, zero, 1 << kind.head_bits)
+
+
+def _span_ranks(low: int, high: int, zero: bool, size: int) -> tuple[np.ndarray, np.ndarray, int] | None:
+    order = np.concatenate([[0] if zero else [], np.arange(low, high + 1)]).astype(np.int64)
     if order.shape[0] > MAX_HEADS:
         return None
-    dense = np.zeros(heads.shape[0], dtype=np.int32)
+    dense = np.zeros(size, dtype=np.int32)
     dense[order] = np.arange(order.shape[0])
-    return order, dense, int(nonzero[0]) - int(zero)
+    return order, dense, low - int(zero)
+
+
+SPAN_VALUES = 32  # values a step of the head span takes
+
+
+@intrinsic
+def _head_span_vectors(typingctx, values, steps, shift, mask, out):  # noqa: ANN001 - numba's signature
+    """Over values[:32 * steps] (uint16): out[0] = the smallest head other than 0 (mask + 1
+    if none), out[1] = the largest head, out[2] = 1 if head 0 occurs, else 0."""
+
+    def codegen(context, builder, sig, args):
+        values_ptr = context.make_array(sig.args[0])(context, builder, args[0]).data
+        out_ptr = context.make_array(sig.args[4])(context, builder, args[4]).data
+        steps, lanes = args[1], SPAN_VALUES
+        shift_vector = v.splat(builder, builder.trunc(args[2], v.I16), lanes)
+        mask_value = builder.trunc(args[3], v.I16)
+        mask_vector = v.splat(builder, mask_value, lanes)
+        past = v.splat(builder, builder.add(mask_value, ir.Constant(v.I16, 1)), lanes)
+        vector_type = v.vector(v.I16, lanes)
+        low, high, zero = (builder.alloca(vector_type) for _ in range(3))
+        builder.store(past, low)
+        builder.store(ir.Constant(vector_type, None), high)
+        builder.store(ir.Constant(vector_type, None), zero)
+
+        def step(b, q):
+            loaded = v.load(b, v.element(b, values_ptr, b.mul(q, ir.Constant(v.I64, lanes)), v.I16), v.I16, lanes, align=2)
+            heads = b.and_(b.lshr(loaded, shift_vector), mask_vector)
+            is_zero = b.icmp_unsigned("==", heads, ir.Constant(vector_type, None))
+            smaller = b.select(is_zero, past, heads)
+            b.store(b.select(b.icmp_unsigned("<", smaller, b.load(low)), smaller, b.load(low)), low)
+            b.store(b.select(b.icmp_unsigned(">", heads, b.load(high)), heads, b.load(high)), high)
+            b.store(b.or_(b.load(zero), b.zext(is_zero, vector_type)), zero)
+
+        v.counted_loop(builder, steps, step, "pairs.span")
+        for index, (name, accumulator) in enumerate((("umin", low), ("umax", high), ("or", zero))):
+            result = builder.zext(v.reduce(builder, name, builder.load(accumulator)), v.I64)
+            builder.store(result, v.element(builder, out_ptr, index, v.I64))
+        return context.get_dummy_value()
+
+    return types.void(values, steps, shift, mask, out), codegen
+
+
+@njit(cache=True, nogil=True)
+def _head_span(values: np.ndarray, shift: int, mask: int) -> tuple:
+    """(the smallest head other than 0, the largest head, whether head 0 occurs): 32
+    values a vector step, then the last few."""
+    out = np.zeros(3, dtype=np.int64)
+    steps = values.shape[0] // SPAN_VALUES
+    if steps > 0:
+        _head_span_vectors(values, np.int64(steps), np.int64(shift), np.int64(mask), out)
+    low, high, zero = np.int64(out[0]) if steps > 0 else mask + 1, np.int64(out[1]), out[2] > 0
+    for i in range(SPAN_VALUES * steps, values.shape[0]):
+        head = (np.int64(values[i]) >> shift) & mask
+        low = min(low, head if head > 0 else mask + 1)
+        high = max(high, head)
+        zero = zero or head == 0
+    return low, high, zero
 
 
 def pair_symbols(used_heads: np.ndarray, ranks: np.ndarray, head_bits: int) -> np.ndarray:

@@ -71,16 +71,23 @@ SAMPLE_BLOCKS, SAMPLE_BLOCK_VALUES = 16, 4096
 
 
 def sixteen_bit_heads_may_pay(values: np.ndarray, width_bits: int) -> bool:
-    """Whether 16-bit heads might beat 12-bit heads with four raw bits, on a sample (16
-    blocks of 4096 values spread over the tensor): whether the bits they would save, the
-    four below the top 12 given the top 12 (an estimate that errs low), outweigh the
-    table entries they would add (counted in the sample: fewer than in the tensor). Only
-    then does the encoder count the top 16 bits of every value (a 2**16-bin histogram
-    costs a small tensor more than its coding). On real weights those bits are noise."""
-    if width_bits < 16:
-        return False
-    low_bits, used16, used12 = _conditional_low_bits(values, width_bits, _sample_space())
-    return (4 - low_bits) * values.shape[0] / 8 > TABLE_BYTES_PER_SYMBOL * (used16 - used12)
+    """Whether 16-bit heads might beat 12-bit heads with four raw bits, on a sample (see
+    :func:`sample_statistics`). Only then does the encoder count the top 16 bits of every
+    value (a 2**16-bin histogram costs a small tensor more than its coding). On real
+    weights those bits are noise."""
+    return sample_statistics(values, width_bits)[0]
+
+
+def sample_statistics(values: np.ndarray, width_bits: int) -> tuple[bool, np.ndarray, int]:
+    """From a sample of 16-bit or wider values (16 blocks of 4096 spread over the tensor):
+    (whether 16-bit heads may pay: whether the bits they would save, the four below the
+    top 12 given the top 12 (an estimate that errs low), outweigh the table entries they
+    would add (counted in the sample: fewer than in the tensor); the sample's histogram of
+    the top 12 bits; the values sampled)."""
+    top12 = np.zeros(1 << 12, dtype=np.int64)
+    low_bits, used16, used12, taken = _conditional_low_bits(values, width_bits, _sample_space(), top12)
+    may_pay = (4 - low_bits) * values.shape[0] / 8 > TABLE_BYTES_PER_SYMBOL * (used16 - used12)
+    return may_pay, top12, taken
 
 
 _LOCAL = threading.local()
@@ -95,10 +102,11 @@ def _sample_space() -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _conditional_low_bits(values: np.ndarray, width_bits: int, space: np.ndarray) -> tuple:
+def _conditional_low_bits(values: np.ndarray, width_bits: int, space: np.ndarray, top12: np.ndarray) -> tuple:
     """(H(bits 12..15 from the top | the top 12) in bits a value, estimated on the sample
-    with the Miller-Madow correction; the top-16 and top-12 values that occur in it).
-    ``space``: :func:`_sample_space`, left zeroed."""
+    with the Miller-Madow correction; the top-16 and top-12 values that occur in it; the
+    values sampled), and the sample's top-12 histogram into ``top12``. ``space``:
+    :func:`_sample_space`, left zeroed."""
     n = values.shape[0]
     block = min(SAMPLE_BLOCK_VALUES, max(n // SAMPLE_BLOCKS, 1))
     blocks = SAMPLE_BLOCKS if n > block else 1
@@ -130,11 +138,12 @@ def _conditional_low_bits(values: np.ndarray, width_bits: int, space: np.ndarray
                 used += 1
                 joint += c * np.log2(np.float64(c))
                 counts[(high << 4) | low] = 0
+        top12[high] = total
         marginal += total * np.log2(np.float64(total))
         unseen += (used - 1) / (2 * np.log(2.0))
         used16 += used
         used12 += 1
-    return (marginal - joint + unseen) / max(taken, 1), used16, used12
+    return (marginal - joint + unseen) / max(taken, 1), used16, used12, taken
 
 
 def head_histogram(top: np.ndarray, head_bits: int) -> np.ndarray:

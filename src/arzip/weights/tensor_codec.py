@@ -310,7 +310,17 @@ def encode_parts(chunk: bytes | memoryview, width_bytes: int, threads: int = 1, 
     width_bits = 8 * width_bytes
     segments = _segments(n)
     parts = [(first, min(n, first + -(-n // threads))) for first in range(0, n, -(-n // threads))] if n else []
-    top_bits = 16 if planes.sixteen_bit_heads_may_pay(values, width_bits) else 12
+    may_pay, sample_top, sampled = planes.sample_statistics(values, width_bits) if width_bits >= 16 else (False, None, 0)
+    if width_bits == 16 and not may_pay and 0 < sampled < n:
+        # bfloat16 pairs, as the sample says, over the heads' span: no histogram of the
+        # values (the pairs' own counts make the table)
+        estimate = sample_top * n // sampled
+        kind = _pairs().BF16
+        if planes.choose_layout(estimate, n, width_bits) == kind.layout:
+            mapping = _pairs().span_heads(values, kind)
+            if mapping is not None:
+                return _encode_pairs(values, segments, threads, None, kind, wide, mapping)
+    top_bits = 16 if may_pay else 12
     tops = _pool_map(lambda part: planes.top_histogram(values[part[0] : part[1]], width_bits, top_bits), parts, threads)
     if len(tops) > 1:
         top = np.sum(tops, axis=0)
@@ -348,18 +358,22 @@ def _frame_parts(width_bytes: int, layout: int, n: int, table: _Table, words: li
     return parts
 
 
-def _encode_pairs(values: np.ndarray, segments: list, threads: int, top: np.ndarray, kind, wide: bool = True) -> list:
+def _encode_pairs(
+    values: np.ndarray, segments: list, threads: int, top: np.ndarray | None, kind, wide: bool = True,
+    mapping: tuple | None = None,
+) -> list:
     """The payload in an exponent-pair layout (``pairs``, its ``kind``): 16-bit values
-    only. The encoder works on pair ranks over the heads that occur (``pairs.dense_heads``):
-    its histogram and coding arrays have a few thousand entries, not 2**(2H)."""
+    only. The encoder works on pair ranks over the heads that occur (``pairs.dense_heads``)
+    or over their span (``pairs.range_heads``, or ``mapping`` when the caller has it): its
+    histogram and coding arrays have a few thousand entries, not 2**(2H)."""
     pairs = _pairs()
     n = values.shape[0]
-    heads = kind.head_counts(top)
-    by_range = pairs.range_heads(heads)
-    if by_range is not None:
-        used_heads, dense, base = by_range
-    else:
-        used_heads, dense, base = np.flatnonzero(heads), pairs.dense_heads(heads), -1
+    if mapping is None:
+        heads = kind.head_counts(top)
+        mapping = pairs.range_heads(heads)
+        if mapping is None:
+            mapping = np.flatnonzero(heads), pairs.dense_heads(heads), -1
+    used_heads, dense, base = mapping
     width = used_heads.shape[0]
     ranks = _scratch("ranks", (n + 1) // 2, np.uint16)  # width <= MAX_HEADS: ranks < 2**14
     tails = [np.empty(size, dtype=np.uint8) for size in kind.plane_sizes(n)]
