@@ -153,6 +153,24 @@ def zstd_decompressor():
     return decompressor
 
 
+def zstd_compressor(level: int, *, write_checksum: bool = False, write_content_size: bool = True):
+    """This thread's zstd compressor of these settings, made once: making one allocates and
+    clears its match tables (megabytes at level 9), which costs more than compressing a
+    small frame; one must not serve two threads at once. The bytes are those of a new one."""
+    import zstandard
+
+    compressors = getattr(_LOCAL, "zstd_compressors", None)
+    if compressors is None:
+        compressors = _LOCAL.zstd_compressors = {}
+    key = (level, write_checksum, write_content_size)
+    compressor = compressors.get(key)
+    if compressor is None:
+        compressor = compressors[key] = zstandard.ZstdCompressor(
+            level=level, write_checksum=write_checksum, write_content_size=write_content_size
+        )
+    return compressor
+
+
 class ZstdCodec(_ClassicCodec):
     name = "zstd"
     codec_id = 4
@@ -163,11 +181,7 @@ class ZstdCodec(_ClassicCodec):
         return f"zstd -{self.LEVEL_MAP[level]}"
 
     def encode_chunk(self, chunk: bytes, context: CodingContext) -> EncodedChunk:
-        import zstandard
-
-        compressor = zstandard.ZstdCompressor(
-            level=self.LEVEL_MAP[context.header.level], write_checksum=False, write_content_size=False
-        )
+        compressor = zstd_compressor(self.LEVEL_MAP[context.header.level], write_checksum=False, write_content_size=False)
         return self.codec_id, compressor.compress(chunk)
 
     def decode_chunk(self, payload: bytes, raw_size: int, context: CodingContext) -> bytes:

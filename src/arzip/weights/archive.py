@@ -31,6 +31,7 @@ import xxhash
 
 from ..codecs import codec_by_id
 from ..codecs.base import CodingContext
+from ..codecs.classic import zstd_compressor
 from ..container import StreamHeader, check_frame, frame_checksum
 from ..errors import FormatError, UsageError
 from ..info import StreamInfo, describe
@@ -258,8 +259,9 @@ def _ordered_map(function: Callable, items: list, threads: int, sizes: list[int]
         yield from map(function, items)
         return
     sizes = sizes if sizes is not None else [0] * len(items)
-    with ThreadPoolExecutor(threads, thread_name_prefix="arzip-pieces") as pool:
-        window: deque = deque()
+    pool = _piece_pool(threads)
+    window: deque = deque()
+    try:
         in_flight = 0
         for item, size in zip(items, sizes):
             window.append((pool.submit(function, item), size))
@@ -268,21 +270,34 @@ def _ordered_map(function: Callable, items: list, threads: int, sizes: list[int]
                 future, done_size = window.popleft()
                 in_flight -= done_size
                 yield future.result()
+        while window:
+            yield window.popleft()[0].result()
+    finally:  # an error, or a consumer that stops early: the pieces not begun are dropped
         for future, _ in window:
-            yield future.result()
+            future.cancel()
+
+
+_PIECE_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _piece_pool(threads: int) -> ThreadPoolExecutor:
+    """The process's pool of piece threads of that size, kept from one archive to the next:
+    its threads keep their working arrays and zstd contexts (fresh ones cost page faults).
+    Not the pool of ``tensor_codec``, whose jobs the pieces wait on."""
+    if threads not in _PIECE_POOLS:
+        _PIECE_POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="arzip-pieces")
+    return _PIECE_POOLS[threads]
 
 
 def _encode_piece(
     piece: Piece, data: memoryview, base: weight_frames.BaseModel | None, threads: int
 ) -> tuple[int, list]:
     """(codec id, payload parts) of one planned frame."""
-    import zstandard
-
     if piece.kind == "ref":
         return REF_ID, [weight_frames.ref_payload(piece.ref)]
     if piece.kind == "zstd":
         level = SMALL_ZSTD_LEVEL if len(data) <= GROUP_BYTES else LARGE_ZSTD_LEVEL
-        return ZSTD_ID, [zstandard.ZstdCompressor(level=level, write_checksum=False).compress(data)]
+        return ZSTD_ID, [zstd_compressor(level).compress(data)]
     parts = tensor_codec.encode_parts(data, piece.width, threads)
     if base is not None:
         found = base.tensor_bytes(piece.tensor)

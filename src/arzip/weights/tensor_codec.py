@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 import numpy as np
 
 from ..codecs.base import Codec, CodingContext, EncodedChunk
-from ..codecs.classic import zstd_decompressor
+from ..codecs.classic import zstd_compressor, zstd_decompressor
 from ..container import NeedMoreData, _Cursor, encode_varint
 from ..errors import FormatError
 
@@ -147,14 +147,12 @@ class _Table:
         return cls(size, used, fine.astype(np.int64), SCALE_BITS)
 
     def to_bytes(self) -> bytes:
-        import zstandard
-
         used = self.symbols
         if self.single is not None:
             return encode_varint(1) + encode_varint(self.single)
         gaps = np.diff(used, prepend=-1) - 1
         body = gaps.astype(_gap_type(self.size)).tobytes() + self.frequencies.astype("<u2").tobytes()
-        packed = zstandard.ZstdCompressor(level=6).compress(body)  # 9..19 save 0.5-4% of a few KB, for 2-50x the time
+        packed = zstd_compressor(6).compress(body)  # 9..19 save 0.5-4% of a few KB, for 2-50x the time
         return encode_varint(len(used)) + bytes((self.scale_bits,)) + encode_varint(len(packed)) + packed
 
     @classmethod
@@ -201,14 +199,12 @@ def _gap_type(size: int) -> str:
 
 def _store_plane(plane: np.ndarray) -> list:
     """A tail plane as parts: mode + length, then the bytes: raw unless zeros or zstd pays."""
-    import zstandard
-
     data = memoryview(plane)
     step = max(1, len(data) // 4)
     sample = b"".join(data[i : i + TAIL_SAMPLE_BYTES // 4] for i in range(0, len(data), step))
     if sample.count(0) == len(sample) and not plane.any():  # the whole plane read only when the sample is zeros
         return [bytes((_ZEROS,)) + encode_varint(0)]
-    fast = zstandard.ZstdCompressor(level=1)
+    fast = zstd_compressor(1)
     if len(fast.compress(sample)) < 0.995 * len(sample):  # some structure somewhere: try it all
         packed = fast.compress(data)
         if len(packed) < 0.99 * len(data):
