@@ -16,6 +16,7 @@ What it does not do: entropy coding (``arzip.coding.rans_wide``, ``arzip.coding.
 from __future__ import annotations
 
 import threading
+from typing import NamedTuple
 
 import numpy as np
 from llvmlite import ir
@@ -70,24 +71,39 @@ def top_histogram(values: np.ndarray, width_bits: int, top_bits: int = 16) -> np
 SAMPLE_BLOCKS, SAMPLE_BLOCK_VALUES = 16, 4096
 
 
+class SampleStatistics(NamedTuple):
+    """What a sample of 16-bit or wider values says (:func:`sample_statistics`)."""
+
+    may_pay: bool  # whether 16-bit heads might beat 12-bit heads with four raw bits
+    top12: np.ndarray  # the sample's histogram of the top 12 bits
+    taken: int  # the values sampled
+    low_bits: float  # H(the four bits below the top 12 | the top 12), bits a value
+    added_symbols: int  # the 16-bit heads in the sample less the 12-bit ones
+
+    def sixteen_bit_cost(self, top12_cost: float, count: int) -> float:
+        """An estimate, erring low, of the bytes of ``count`` values with 16-bit heads, from
+        the estimated bytes of their 12-bit layout: four raw bits a value fewer, the
+        conditional entropy of those bits and the table entries the sample adds more."""
+        return top12_cost - (4 - self.low_bits) * count / 8 + TABLE_BYTES_PER_SYMBOL * self.added_symbols
+
+
 def sixteen_bit_heads_may_pay(values: np.ndarray, width_bits: int) -> bool:
     """Whether 16-bit heads might beat 12-bit heads with four raw bits, on a sample (see
     :func:`sample_statistics`). Only then does the encoder count the top 16 bits of every
     value (a 2**16-bin histogram costs a small tensor more than its coding). On real
     weights those bits are noise."""
-    return sample_statistics(values, width_bits)[0]
+    return sample_statistics(values, width_bits).may_pay
 
 
-def sample_statistics(values: np.ndarray, width_bits: int) -> tuple[bool, np.ndarray, int]:
+def sample_statistics(values: np.ndarray, width_bits: int) -> SampleStatistics:
     """From a sample of 16-bit or wider values (16 blocks of 4096 spread over the tensor):
-    (whether 16-bit heads may pay: whether the bits they would save, the four below the
+    whether 16-bit heads may pay: whether the bits they would save, the four below the
     top 12 given the top 12 (an estimate that errs low), outweigh the table entries they
-    would add (counted in the sample: fewer than in the tensor); the sample's histogram of
-    the top 12 bits; the values sampled)."""
+    would add (counted in the sample: fewer than in the tensor); and the figures behind it."""
     top12 = np.zeros(1 << 12, dtype=np.int64)
     low_bits, used16, used12, taken = _conditional_low_bits(values, width_bits, _sample_space(), top12)
     may_pay = (4 - low_bits) * values.shape[0] / 8 > TABLE_BYTES_PER_SYMBOL * (used16 - used12)
-    return may_pay, top12, taken
+    return SampleStatistics(bool(may_pay), top12, int(taken), float(low_bits), int(used16 - used12))
 
 
 _LOCAL = threading.local()
@@ -174,11 +190,14 @@ def _head_cost(top: np.ndarray, count: int, width_bits: int, head_bits: int) -> 
     return cost + count * (width_bits - head_bits) / 8
 
 
-def choose_layout(top: np.ndarray, count: int, width_bits: int) -> int:
+def choose_layout(top: np.ndarray, count: int, width_bits: int, sixteen_bits: SampleStatistics | None = None) -> int:
     """The frame's layout byte: the head width K of the smallest top-K layout, or, for
     16-bit values, the cheaper exponent-pair layout of ``pairs`` (bfloat16 or float16;
     decodes about twice as fast) when its estimated size is within its kind's slack of it and
-    the values have few enough heads for it (``pairs.MAX_HEADS``)."""
+    the values have few enough heads for it (``pairs.MAX_HEADS``). ``top``: a histogram of
+    the top 16 bits, or of the top 12 (then 16-bit heads are no candidate, unless
+    ``sixteen_bits`` gives an estimate of their cost; choosing them then needs a histogram
+    of 16 bits: the layout returned is 16 all the same)."""
     # the histogram of the top 12 bits, made once, serves every narrower head (one pass
     # over the 2**16 counts, not one a width)
     folded = head_histogram(top, 12) if top.shape[0] > 1 << 12 else top
@@ -187,6 +206,8 @@ def choose_layout(top: np.ndarray, count: int, width_bits: int) -> int:
         for k in head_bits_choices(width_bits)
         if 1 << k <= top.shape[0]  # a histogram of the top 12 bits: no 16-bit heads
     }
+    if sixteen_bits is not None and 16 not in head_costs and 12 in head_costs:
+        head_costs[16] = sixteen_bits.sixteen_bit_cost(head_costs[12], count)
     head_bits = min(head_costs, key=head_costs.__getitem__)
     if width_bits != 16 or count < 2:
         return head_bits

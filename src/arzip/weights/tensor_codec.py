@@ -306,17 +306,18 @@ def encode_parts(chunk: bytes | memoryview, width_bytes: int, threads: int = 1, 
     width_bits = 8 * width_bytes
     segments = _segments(n)
     parts = [(first, min(n, first + -(-n // threads))) for first in range(0, n, -(-n // threads))] if n else []
-    may_pay, sample_top, sampled = planes.sample_statistics(values, width_bits) if width_bits >= 16 else (False, None, 0)
-    if width_bits == 16 and not may_pay and 0 < sampled < n:
-        # bfloat16 pairs, as the sample says, over the heads' span: no histogram of the
-        # values (the pairs' own counts make the table)
-        estimate = sample_top * n // sampled
+    sample = planes.sample_statistics(values, width_bits) if width_bits >= 16 else None
+    if width_bits == 16 and 0 < sample.taken < n:
+        # bfloat16 pairs, where the sample says they beat every top-K layout (16-bit heads at
+        # an estimate that errs low), over the heads' span: no histogram of the values (the
+        # pairs' own counts make the table)
+        estimate = sample.top12 * n // sample.taken
         kind = _pairs().BF16
-        if planes.choose_layout(estimate, n, width_bits) == kind.layout:
+        if planes.choose_layout(estimate, n, width_bits, sample if sample.may_pay else None) == kind.layout:
             mapping = _pairs().span_heads(values, kind)
             if mapping is not None:
                 return _encode_pairs(values, segments, threads, None, kind, wide, mapping)
-    top_bits = 16 if may_pay else 12
+    top_bits = 16 if sample is not None and sample.may_pay else 12
     tops = _pool_map(lambda part: planes.top_histogram(values[part[0] : part[1]], width_bits, top_bits), parts, threads)
     if len(tops) > 1:
         top = np.sum(tops, axis=0)
