@@ -49,6 +49,8 @@ SCALE_BITS = 16  # the rANS scale of tables with many symbols
 # 8% faster, 0.05% larger). (scale bits, most symbols), coarsest first
 SMALL_SCALES = ((12, 1 << 10), (13, 1 << 11), (14, 1 << 12), (15, 1 << 13))
 SMALL_SCALE_COST = 0.001
+_SMALL_SCALE_BITS = np.array([bits for bits, _ in SMALL_SCALES], dtype=np.int64)
+_SMALL_SCALE_SYMBOLS = np.array([most for _, most in SMALL_SCALES], dtype=np.int64)
 
 
 def _planes():
@@ -72,6 +74,12 @@ def _pairs():
     from . import pairs
 
     return pairs
+
+
+def _tables():
+    from . import tables
+
+    return tables
 
 SEGMENT_VALUES = 1 << 18  # even, so that a segment owns whole bytes of the nibble plane
 # decoded output a decoding job covers: a quarter of a thread's share, from a huge page to 8 MiB
@@ -106,13 +114,9 @@ class _Table:
         """``arzip.coding.rans.encode``'s table over ``size`` entries with the used symbols
         at ``indices`` (ascending; by default the symbols themselves over the whole
         alphabet)."""
-        rans = _coder(False)  # both coders share the encoder's table
         indices = self.symbols if indices is None else indices
         size = self.size if size is None else size
-        freqs, starts = np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.int64)
-        freqs[indices] = self.frequencies
-        starts[indices] = np.cumsum(self.frequencies) - self.frequencies
-        return rans.encoder_table(freqs, starts)
+        return _tables().encoder_table_at(indices, self.frequencies, size)  # both coders' table
 
     def slots(self, wide: bool) -> tuple | np.ndarray:
         """The decoder's slot table: ``arzip.coding.rans_wide.packed_slots``, or for frames
@@ -134,25 +138,20 @@ class _Table:
         frequencies cost at most SMALL_SCALE_COST of ``raw_bytes`` more."""
         if used.shape[0] == 1:
             return cls(size, used, np.array([1 << SCALE_BITS]), SCALE_BITS)
-        from ..coding.frequencies import frequency_table
-
-        fine = frequency_table(used_counts, SCALE_BITS)
-        for scale_bits, most_symbols in SMALL_SCALES:  # the coarsest that costs little
-            if used.shape[0] > most_symbols:
-                continue
-            coarse = frequency_table(used_counts, scale_bits)
-            extra_bits = float((used_counts * (np.log2(fine / coarse) + (scale_bits - SCALE_BITS))).sum())  # no BLAS
-            if extra_bits <= 8 * SMALL_SCALE_COST * raw_bytes:
-                return cls(size, used, coarse.astype(np.int64), scale_bits)
-        return cls(size, used, fine.astype(np.int64), SCALE_BITS)
+        frequencies, scale_bits = _tables().frequencies_at_coarsest_scale(
+            np.ascontiguousarray(used_counts, dtype=np.int64), SCALE_BITS, _SMALL_SCALE_BITS, _SMALL_SCALE_SYMBOLS,
+            8 * SMALL_SCALE_COST * raw_bytes,
+        )
+        return cls(size, used, frequencies, int(scale_bits))
 
     def to_bytes(self) -> bytes:
         used = self.symbols
         if self.single is not None:
             return encode_varint(1) + encode_varint(self.single)
-        gaps = np.diff(used, prepend=-1) - 1
+        gaps = _tables().symbol_gaps(used)
         body = gaps.astype(_gap_type(self.size)).tobytes() + self.frequencies.astype("<u2").tobytes()
-        packed = zstd_compressor(6).compress(body)  # 9..19 save 0.5-4% of a few KB, for 2-50x the time
+        # level 3: the MiniLM casts' tables 0.6-1.3% larger than at 6 (2 KB of 30 MB) in a third of the time
+        packed = zstd_compressor(3).compress(body)
         return encode_varint(len(used)) + bytes((self.scale_bits,)) + encode_varint(len(packed)) + packed
 
     @classmethod
