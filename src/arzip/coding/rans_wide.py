@@ -53,7 +53,7 @@ STATE_WORDS = 2 * GROUP_LANES  # a group's opening states
 MIN_WORDS = GROUPS + GROUPS * STATE_WORDS
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)  # keeps the GIL: a hand-off to another thread costs more than the call
 def stream_words(count: int) -> int:
     """The words of working space that encoding ``count`` symbols needs (:func:`encode_into`)."""
     return GROUPS * _group_capacity(count)
@@ -124,7 +124,7 @@ def encode_into(symbols: np.ndarray, table: np.ndarray, shift: int, scale_bits: 
     return words
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)  # keeps the GIL: a hand-off to another thread costs more than the call
 def lanes_valid(words: np.ndarray) -> bool:
     """Whether the payload's group lengths fit its words (each group holds its states):
     a decoder needs this checked first."""

@@ -191,7 +191,7 @@ def head_histogram(top: np.ndarray, head_bits: int) -> np.ndarray:
     return _fold(top, top.shape[0].bit_length() - 1 - head_bits)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)  # keeps the GIL: a hand-off to another thread costs more than the call
 def _fold(counts: np.ndarray, low_bits: int) -> np.ndarray:
     """The histogram of the symbols with their ``low_bits`` lowest bits dropped."""
     out = np.zeros(counts.shape[0] >> low_bits, dtype=np.int64)
