@@ -28,6 +28,9 @@ from ..coding import rans, rans_wide
 from ..jit import njit
 
 TABLE_BYTES_PER_SYMBOL = 1.6  # measured size of a stored table entry, for choosing K
+# a stored entry of a pair table: 0.55-1.3 bytes on the MiniLM casts (gaps of a few symbols, small
+# frequencies: zstd packs them tighter than a top-K table's)
+PAIR_TABLE_BYTES_PER_SYMBOL = 1.0
 
 
 def tail_layout(width_bits: int, head_bits: int) -> tuple[int, bool]:
@@ -242,13 +245,43 @@ def choose_layout(top: np.ndarray, count: int, width_bits: int, sixteen_bits: Sa
         if used > pairs.MAX_HEADS:
             continue  # not weights of the kind (float16's bits 6..14 are exponent and mantissa both)
         # two heads a symbol: about twice the entropy of one, over half as many symbols
-        table_bytes = min(used * used, count // 2) * TABLE_BYTES_PER_SYMBOL
-        costs[kind.layout] = (entropy_bits / 8 + table_bytes + kind.tail_bytes(count)) / (1 + kind.slack)
+        coded = entropy_bits / 8 + kind.tail_bytes(count)
+
+        def cost(pairs_used: float, coded: float = coded, slack: float = kind.slack) -> float:
+            return (coded + pairs_used * PAIR_TABLE_BYTES_PER_SYMBOL) / (1 + slack)
+
+        cost_bound = cost(min(used * used, count // 2))  # every pair of heads in the table
+        if cost_bound > head_costs[head_bits] and cost(used) <= head_costs[head_bits]:
+            # a close call: the table's pairs as many as neighbours of independent heads make
+            # (within 1% of the count on real weights), not every pair of heads
+            cost_bound = cost(min(_expected_pairs(heads, count // 2), count // 2))
+        costs[kind.layout] = cost_bound
     if costs:
         layout = min(costs, key=costs.__getitem__)
         if costs[layout] <= head_costs[head_bits]:
             return layout
     return head_bits
+
+
+@njit(cache=True)
+def _expected_pairs(heads: np.ndarray, pairs: int) -> float:
+    """The distinct pairs expected among ``pairs`` pairs of heads drawn independently from
+    the histogram ``heads``: the sum over pairs of heads (a, b) of 1 - exp(-pairs p_a p_b).
+    (At most 2**14 terms; run only for close calls.)"""
+    total = 0
+    for c in heads:
+        total += c
+    if total == 0:
+        return 0.0
+    expected = 0.0
+    for a in range(heads.shape[0]):
+        if heads[a] == 0:
+            continue
+        scale = pairs * (heads[a] / total) / total
+        for b in range(heads.shape[0]):
+            if heads[b] > 0:
+                expected -= np.expm1(-scale * heads[b])
+    return expected
 
 
 @njit(cache=True, nogil=True)
