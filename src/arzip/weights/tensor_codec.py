@@ -28,6 +28,7 @@ Payload, all integers little-endian, varints LEB128:
 
 from __future__ import annotations
 
+import importlib
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -51,35 +52,37 @@ SMALL_SCALES = ((12, 1 << 10), (13, 1 << 11), (14, 1 << 12), (15, 1 << 13))
 SMALL_SCALE_COST = 0.001
 _SMALL_SCALE_BITS = np.array([bits for bits, _ in SMALL_SCALES], dtype=np.int64)
 _SMALL_SCALE_SYMBOLS = np.array([most for _, most in SMALL_SCALES], dtype=np.int64)
+_SCALES = frozenset([*_SMALL_SCALE_BITS.tolist(), SCALE_BITS])
+
+
+_MODULES: dict = {}
+
+
+def _lazy(name: str):
+    """The module ``name`` (relative to this package), imported on first use and then
+    kept (an import statement costs a microsecond each time, and a frame asks dozens)."""
+    module = _MODULES.get(name)
+    if module is None:
+        module = _MODULES[name] = importlib.import_module(name, __package__)
+    return module
 
 
 def _planes():
-    from . import planes
-
-    return planes
+    return _lazy(".planes")
 
 
 def _coder(wide: bool):
     """The rANS module of a frame's segments."""
-    if wide:
-        from ..coding import rans_wide
-
-        return rans_wide
-    from ..coding import rans
-
-    return rans
+    return _lazy("..coding.rans_wide" if wide else "..coding.rans")
 
 
 def _pairs():
-    from . import pairs
-
-    return pairs
+    return _lazy(".pairs")
 
 
 def _tables():
-    from . import tables
+    return _lazy(".tables")
 
-    return tables
 
 SEGMENT_VALUES = 1 << 18  # even, so that a segment owns whole bytes of the nibble plane
 # decoded output a decoding job covers: a quarter of a thread's share, from a huge page to 8 MiB
@@ -166,7 +169,7 @@ class _Table:
                 raise FormatError("corrupt .arz file: bad tensor table")
             return cls(size, np.array([symbol]), np.array([1 << SCALE_BITS]), SCALE_BITS)
         scale_bits = cur.u8()
-        if not 2 <= used_count <= min(size, 1 << scale_bits) or scale_bits not in (*(bits for bits, _ in SMALL_SCALES), SCALE_BITS):
+        if not 2 <= used_count <= min(size, 1 << scale_bits) or scale_bits not in _SCALES:
             raise FormatError("corrupt .arz file: bad tensor table")
         packed = cur.take(cur.varint())
         gap_type = np.dtype(_gap_type(size))
@@ -179,8 +182,8 @@ class _Table:
             raise FormatError("corrupt .arz file: bad tensor table")
         gaps = np.frombuffer(body, dtype=gap_type, count=used_count).astype(np.int64)
         values = np.frombuffer(body, dtype="<u2", offset=gap_type.itemsize * used_count).astype(np.int64)
-        symbols = np.cumsum(gaps + 1) - 1
-        if symbols[-1] >= size or values.min() < 1 or values.sum() != 1 << scale_bits:
+        symbols, sound = _tables().symbols_from_gaps(gaps, values, size, 1 << scale_bits)
+        if not sound:
             raise FormatError("corrupt .arz file: bad tensor table")
         return cls(size, symbols, values, scale_bits)
 
