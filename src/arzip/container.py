@@ -117,12 +117,17 @@ class _Cursor:
         return struct.unpack("<Q", self.take(8))[0]
 
     def varint(self) -> int:
+        buffer, offset = self.buffer, self.offset
+        end = min(len(buffer), offset + MAX_VARINT_BYTES)
         value = 0
-        for i in range(MAX_VARINT_BYTES):
-            byte = self.u8()
-            value |= (byte & 0x7F) << (7 * i)
+        for at in range(offset, end):  # no method call a byte: frames read dozens of these
+            byte = buffer[at]
+            value |= (byte & 0x7F) << (7 * (at - offset))
             if not byte & 0x80:
+                self.offset = at + 1
                 return value
+        if end - offset < MAX_VARINT_BYTES:
+            raise NeedMoreData
         raise FormatError("corrupt .arz file: a size field is too long")
 
     def text(self, n: int, what: str) -> str:
