@@ -6,6 +6,7 @@ import io
 import json
 import struct
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -144,6 +145,76 @@ def test_tensor_payload_bytes_are_pinned(dtype, seed, layout, scale, wide, rest,
         decode_values(bytes(bad), values.nbytes)
 
 
+def test_table_steps_match_their_numpy_definitions():
+    # the compiled table steps give what the numpy steps they replaced gave: the coarsest
+    # scale whose cost is within the bound (frequency_table's integers), rans.encoder_table
+    # over the wider alphabet, and the stored gaps and their checks
+    from arzip.coding import rans
+    from arzip.coding.frequencies import frequency_table
+    from arzip.weights import tables
+    from arzip.weights.tensor_codec import SCALE_BITS, SMALL_SCALES, _SMALL_SCALE_BITS, _SMALL_SCALE_SYMBOLS
+
+    rng = np.random.default_rng(8)
+    for used_count, bound in ((3, 0.0), (300, 1e9), (300, 50.0), (1500, 200.0), (5000, 1e9)):
+        counts = rng.integers(1, 5000, used_count).astype(np.int64)
+        fine = frequency_table(counts, SCALE_BITS)
+        expected = (fine, SCALE_BITS)
+        for scale_bits, most in SMALL_SCALES:
+            if used_count > most:
+                continue
+            coarse = frequency_table(counts, scale_bits)
+            if float((counts * (np.log2(fine / coarse) + (scale_bits - SCALE_BITS))).sum()) <= bound:
+                expected = (coarse, scale_bits)
+                break
+        got = tables.frequencies_at_coarsest_scale(counts, SCALE_BITS, _SMALL_SCALE_BITS, _SMALL_SCALE_SYMBOLS, bound)
+        assert got[1] == expected[1] and np.array_equal(got[0], expected[0])
+        indices = np.sort(rng.choice(used_count * 3, used_count, replace=False)).astype(np.int64)
+        freqs, starts = np.zeros(used_count * 3, dtype=np.int64), np.zeros(used_count * 3, dtype=np.int64)
+        freqs[indices] = got[0]
+        starts[indices] = np.cumsum(got[0]) - got[0]
+        reference = rans.encoder_table(freqs, starts)
+        assert tables.encoder_table_at(indices, got[0], used_count * 3).tobytes() == reference.tobytes()
+        gaps = tables.symbol_gaps(indices)
+        assert np.array_equal(gaps, np.diff(indices, prepend=-1) - 1)
+        symbols, sound = tables.symbols_from_gaps(gaps, got[0], used_count * 3, 1 << got[1])
+        assert sound and np.array_equal(symbols, indices)
+        assert not tables.symbols_from_gaps(gaps, got[0], int(indices[-1]), 1 << got[1])[1]  # a symbol too large
+        assert not tables.symbols_from_gaps(gaps, got[0], used_count * 3, (1 << got[1]) + 1)[1]  # a wrong sum
+        zero = got[0].copy()
+        zero[0], zero[-1] = 0, zero[-1] + zero[0]
+        assert not tables.symbols_from_gaps(gaps, zero, used_count * 3, 1 << got[1])[1]  # a frequency of 0
+
+
+def test_expected_pairs_of_independent_heads():
+    # the estimate of a pair table's size: the distinct pairs of neighbours, within a few
+    # percent of the count, for few and for many pairs a head
+    rng = np.random.default_rng(9)
+    probabilities = np.exp(-0.5 * ((np.arange(40) - 20) / 4.0) ** 2)
+    for values in (2_000, 200_000):
+        heads = rng.choice(40, values, p=probabilities / probabilities.sum())
+        counts = np.bincount(heads, minlength=64).astype(np.int64)
+        distinct = np.unique(heads[0::2] * 64 + heads[1::2]).shape[0]
+        expected = planes._expected_pairs(counts, values // 2)
+        assert abs(expected - distinct) < 0.05 * distinct
+
+
+def test_zstd_compressors_kept_a_thread_give_a_new_ones_bytes():
+    import zstandard
+
+    from arzip.codecs.classic import zstd_compressor
+
+    pieces = [bytes(range(256)) * 40, b"weights " * 999, np.random.default_rng(2).bytes(5000)]
+    kept = zstd_compressor(6)
+    assert zstd_compressor(6) is kept and zstd_compressor(3) is not kept
+    for data in pieces * 2:
+        assert kept.compress(data) == zstandard.ZstdCompressor(level=6).compress(data)
+    other: list = []
+    thread = threading.Thread(target=lambda: other.append(zstd_compressor(6)))
+    thread.start()
+    thread.join()
+    assert other[0] is not kept  # one a thread: a compressor must not serve two at once
+
+
 def test_tensor_codec_layouts_follow_the_data():
     rng = np.random.default_rng(5)
     fp16 = encode_values(gaussian((1 << 16,), 5).astype(np.float16).tobytes(), 2)
@@ -268,6 +339,35 @@ def test_archive_round_trip_dedup_and_arzip_d(checkpoint, tmp_path):
     assert summary.frames_by_kind.get("ref") == 1  # the tied copy
     assert arzip.decompress(out.read_bytes()) == raw  # a plain .arz to every tool
     assert out.stat().st_size < len(raw)
+
+
+def test_archives_are_the_same_bytes_whatever_the_threads(checkpoint, tmp_path):
+    # one thread, two, and two again (the piece threads, their working arrays and zstd
+    # contexts kept from the archive before): the same archive; a consumer that stops
+    # early leaves no piece running
+    from arzip.weights.archive import IN_FLIGHT_BYTES, _ordered_map
+
+    path, raw, _ = checkpoint
+    blobs = []
+    for number, threads in enumerate((1, 2, 2, 3)):
+        out = tmp_path / f"{number}.arz"
+        _compress(path, out, threads=threads)
+        blobs.append(out.read_bytes())
+    assert all(blob == blobs[0] for blob in blobs)
+    started = []
+
+    def piece(item: int) -> int:
+        started.append(item)
+        time.sleep(0.02)
+        return item
+
+    sizes = [IN_FLIGHT_BYTES] * 100  # each as large as the input in flight: a window of 8
+    mapped = _ordered_map(piece, list(range(100)), 2, sizes)
+    assert next(mapped) == 0
+    mapped.close()
+    count = len(started)
+    time.sleep(0.2)
+    assert count < 8 and len(started) == count  # the window's others were dropped, not run
 
 
 def test_dedup_hashes_whole_pieces_not_their_samples(tmp_path):
