@@ -6,9 +6,8 @@ rANS scale that costs little over the finest (``frequencies_at_coarsest_scale``)
 a wider alphabet (``encoder_table_at``), and the gaps between used symbols that the
 stored table holds (``symbol_gaps``); for the decoder, the symbols back from their gaps,
 with the stored table's checks (``symbols_from_gaps``). Each is one call of a few
-microseconds where the
-numpy steps it replaces took tens (a tensor of 150,000 values codes in 300).
-These functions keep the GIL: a hand-off to another thread costs more than they do.
+microseconds where the numpy steps it replaces took tens (a tensor of 150,000 values
+codes in about 400). They keep the GIL: a hand-off to another thread costs more.
 The frequencies are those of ``arzip.coding.frequencies.frequency_table`` (the same
 integer rule); the choice of scale alone uses floats, and the decoder reads the scale.
 What it does not do: store or read tables (``tensor_codec``), or code anything.
