@@ -241,7 +241,9 @@ def compress_weights(
         return (data, *_encode_piece(piece, data, base_model, inner), frame_checksum(data))
 
     sizes = [piece.end - piece.start for piece in pieces]
-    for piece, (data, codec_id, payload_parts, checksum) in zip(pieces, _ordered_map(encode, pieces, threads, sizes)):
+    # small zstd groups and refs in this thread: a hand-off to a worker costs more than they do
+    here = [piece.kind == "ref" or (piece.kind == "zstd" and piece.end - piece.start <= GROUP_BYTES) for piece in pieces]
+    for piece, (data, codec_id, payload_parts, checksum) in zip(pieces, _ordered_map(encode, pieces, threads, sizes, here)):
         for part in writer.frame_parts(codec_id, data, payload_parts, checksum):
             target.write(part)
             written += memoryview(part).nbytes
@@ -254,30 +256,40 @@ def compress_weights(
     return ArchiveSummary(len(inputs), tensors, header.content_size or 0, written + len(tail), kinds)
 
 
-def _ordered_map(function: Callable, items: list, threads: int, sizes: list[int] | None = None) -> Iterator:
+def _ordered_map(
+    function: Callable, items: list, threads: int, sizes: list[int] | None = None, here: list[bool] | None = None
+) -> Iterator:
     """``map`` in order, with as many items in flight as fit IN_FLIGHT_BYTES of ``sizes``
     (memory stays bounded), and at least ``max(2 * threads, 8)``: a large item at the head
-    does not keep the threads waiting once the small ones behind it are done."""
+    does not keep the threads waiting once the small ones behind it are done. Items whose
+    ``here`` is true run in this thread, when their turn to be yielded comes."""
     if threads <= 1:
         yield from map(function, items)
         return
     sizes = sizes if sizes is not None else [0] * len(items)
+    here = here if here is not None else [False] * len(items)
     pool = _piece_pool(threads)
     window: deque = deque()
+
+    def result(entry: tuple) -> Any:
+        item, future = entry[0], entry[1]
+        return function(item) if future is None else future.result()
+
     try:
         in_flight = 0
-        for item, size in zip(items, sizes):
-            window.append((pool.submit(function, item), size))
+        for item, size, inline in zip(items, sizes, here):
+            window.append((item, None if inline else pool.submit(function, item), size))
             in_flight += size
             while len(window) >= max(2 * threads, 8) and in_flight > IN_FLIGHT_BYTES:
-                future, done_size = window.popleft()
-                in_flight -= done_size
-                yield future.result()
+                entry = window.popleft()
+                in_flight -= entry[2]
+                yield result(entry)
         while window:
-            yield window.popleft()[0].result()
+            yield result(window.popleft())
     finally:  # an error, or a consumer that stops early: the pieces not begun are dropped
-        for future, _ in window:
-            future.cancel()
+        for _, future, _ in window:
+            if future is not None:
+                future.cancel()
 
 
 _PIECE_POOLS: dict[int, ThreadPoolExecutor] = {}
