@@ -318,6 +318,25 @@ def test_decode_many_runs_meanwhile_once_while_it_decodes(threads):
     assert [bytes(o) for o in out] == raws and calls == [threading.get_ident()]
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_decode_many_hands_frames_over_in_order_as_they_are_done(threads):
+    # the calling thread decodes jobs too; each frame goes to done() in order, in that
+    # thread, once it is whole (the caller hashes it while later ones decode)
+    from arzip.weights.tensor_codec import decode_many
+
+    sizes = (3 * SEGMENT_VALUES + 1, 9, 2 * SEGMENT_VALUES, SEGMENT_VALUES // 2, 5 * SEGMENT_VALUES + 3)
+    raws = [gaussian((n,), n % 97).astype(ml_dtypes.bfloat16).tobytes() for n in sizes]
+    frames = [(encode_values(raw, 2), len(raw)) for raw in raws]
+    targets = [np.zeros(len(raw), dtype=np.uint8) for raw in raws]
+    seen = []
+
+    def done(position: int) -> None:
+        seen.append((position, threading.get_ident(), targets[position].tobytes() == raws[position]))
+
+    decode_many(frames, threads, targets, done=done)
+    assert seen == [(k, threading.get_ident(), True) for k in range(len(raws))]
+
+
 def test_fp16_pair_layout_round_trips():
     # the float16 kind, written directly (the encoder takes it only where it costs nothing)
     from arzip.weights import tensor_codec

@@ -261,24 +261,39 @@ def _ordered_map(
 ) -> Iterator:
     """``map`` in order, with as many items in flight as fit IN_FLIGHT_BYTES of ``sizes``
     (memory stays bounded), and at least ``max(2 * threads, 8)``: a large item at the head
-    does not keep the threads waiting once the small ones behind it are done. Items whose
-    ``here`` is true run in this thread, when their turn to be yielded comes."""
+    does not keep the threads waiting once the small ones behind it are done. The work
+    goes to threads - 1 pool threads and to this one, which, whenever the next item to
+    yield is not done, codes the earliest item no thread has begun (as many workers as
+    cores: a third thread on two cores slowed the others more than it added). Items whose
+    ``here`` is true run in this thread only."""
     if threads <= 1:
         yield from map(function, items)
         return
     sizes = sizes if sizes is not None else [0] * len(items)
     here = here if here is not None else [False] * len(items)
-    pool = _piece_pool(threads)
-    window: deque = deque()
+    pool = _piece_pool(threads - 1)
+    window: deque = deque()  # [item, future or None, size, result]: None once coded here
 
-    def result(entry: tuple) -> Any:
-        item, future = entry[0], entry[1]
-        return function(item) if future is None else future.result()
+    def run_here(entry: list) -> None:
+        entry[3], entry[1] = function(entry[0]), None
+
+    def result(entry: list) -> Any:
+        while entry[1] is not None and not entry[1].done():
+            if entry[1].cancel():  # no thread has begun it
+                run_here(entry)
+                break
+            later = next((other for other in window if other[1] is not None and other[1].cancel()), None)
+            if later is None:
+                break
+            run_here(later)  # while the head is coded by a thread
+        if entry[1] is None:
+            return function(entry[0]) if entry[3] is _PENDING else entry[3]
+        return entry[1].result()
 
     try:
         in_flight = 0
         for item, size, inline in zip(items, sizes, here):
-            window.append((item, None if inline else pool.submit(function, item), size))
+            window.append([item, None if inline else pool.submit(function, item), size, _PENDING])
             in_flight += size
             while len(window) >= max(2 * threads, 8) and in_flight > IN_FLIGHT_BYTES:
                 entry = window.popleft()
@@ -287,9 +302,12 @@ def _ordered_map(
         while window:
             yield result(window.popleft())
     finally:  # an error, or a consumer that stops early: the pieces not begun are dropped
-        for _, future, _ in window:
-            if future is not None:
-                future.cancel()
+        for entry in window:
+            if entry[1] is not None:
+                entry[1].cancel()
+
+
+_PENDING = object()  # the result of an item that this thread codes at its turn
 
 
 _PIECE_POOLS: dict[int, ThreadPoolExecutor] = {}

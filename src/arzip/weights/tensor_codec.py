@@ -546,28 +546,44 @@ def decode_many(
             if done is not None:
                 done(position)
         return results
-    # the threads decode the segments of the frames parsed so far while this thread
-    # parses the next ones
-    pool, parsed, jobs = _pool(threads), [], []
+    # threads - 1 threads decode the segments of the frames parsed so far while this thread
+    # parses the next ones; then this thread decodes too, each job not yet begun in turn (no
+    # more decoders than cores: a third thread on two cores made decoding 6-16% slower), and
+    # hands each frame to ``done`` as soon as it and those before it are decoded
+    pool, parsed, jobs = _pool(threads - 1), [], []
     smallest, largest = JOB_BYTES
     job_bytes = min(max(sum(raw_size for _, raw_size in frames) // (4 * threads), smallest), largest)
-    results = []
+    results: list = []
+
+    def finish_ready(wait_for_them: bool) -> None:
+        # a job cancelled here was decoded by this thread
+        while len(results) < len(parsed):
+            frame_jobs = jobs[len(results)]
+            if not wait_for_them and not all(job.done() for job, _ in frame_jobs):
+                return
+            for job, _ in frame_jobs:
+                if not job.cancelled():
+                    job.result()
+            results.append(parsed[len(results)].result())
+            if done is not None:
+                done(len(results) - 1)
+
     try:
         for (payload, raw_size), target in zip(frames, targets):
             frame = _Frame(payload, raw_size, target)
             frame.prepare()
             parsed.append(frame)
-            jobs.append([pool.submit(frame.decode_segments, run) for run in frame.segment_runs(job_bytes)])
+            jobs.append([(pool.submit(frame.decode_segments, run), run) for run in frame.segment_runs(job_bytes)])
         if meanwhile is not None:
             meanwhile()
-        for position, (frame, frame_jobs) in enumerate(zip(parsed, jobs)):
-            for job in frame_jobs:
-                job.result()
-            results.append(frame.result())
-            if done is not None:
-                done(position)
+        for frame, frame_jobs in zip(parsed, jobs):
+            for job, run in frame_jobs:
+                if job.cancel():  # not begun by the threads: decoded here
+                    frame.decode_segments(run)
+                    finish_ready(False)
+        finish_ready(True)
     finally:
-        every = [job for frame_jobs in jobs for job in frame_jobs]
+        every = [job for frame_jobs in jobs for job, _ in frame_jobs]
         for job in every:  # on an error: no thread goes on writing after this returns
             job.cancel()
         wait(every)
